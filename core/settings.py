@@ -1,0 +1,81 @@
+"""The one settings object. Nothing else in TensorJudge reads the environment."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+_PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "please-change-me"}
+
+
+class Settings(BaseSettings):
+    """Configuration, read from TENSORJUDGE_* environment variables (and a .env file)."""
+
+    model_config = SettingsConfigDict(env_prefix="TENSORJUDGE_", env_file=".env", extra="ignore")
+
+    env: Literal["dev", "test", "production"] = "dev"
+    data_dir: Path = REPO_ROOT / "var"
+    problems_dir: Path = REPO_ROOT / "problems"
+    secret_key: str = ""
+    database_url: str = ""  # empty: sqlite file in data_dir
+    broker_url: str = ""  # empty: the embedded broker (filesystem transport in data_dir)
+    result_backend_url: str = ""
+
+    sandbox: Literal["process", "docker", "auto"] = "auto"
+    sandbox_image: str = "tensorjudge-sandbox:latest"
+    sandbox_runtime: str = ""  # e.g. "runsc" for gVisor with the docker backend
+    sandbox_uid: int = 65534
+    gpus: str = ""  # comma-separated CUDA device indices this worker may hand to sandboxes
+    wall_time_cap_s: float = 300.0  # hard ceiling over any problem's limits.wall_time_s
+
+    worker_concurrency: int = 1
+    worker_queues: str = "cpu"
+    task_max_retries: int = 3
+    task_retry_backoff_s: float = 5.0
+
+    max_upload_mb: float = 2.0
+    max_upload_files: int = 32
+    stdout_shown_kb: int = 8
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+
+    @model_validator(mode="after")
+    def _secret(self) -> Settings:
+        if self.env == "production" and self.secret_key.strip().lower() in _PLACEHOLDER_SECRETS:
+            raise ValueError("TENSORJUDGE_SECRET_KEY must be set to a real secret in production")
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        """The configured database URL, or a SQLite file in the data directory."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'tensorjudge.db'}"
+
+    @property
+    def gpu_indices(self) -> list[int]:
+        """CUDA device indices handed to sandboxes; empty on CPU-only workers."""
+        return [int(x) for x in self.gpus.split(",") if x.strip()]
+
+    def resolved_secret(self) -> str:
+        """The grading secret; in dev a random one is generated once and kept in data_dir."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_hex(32))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings (tests construct their own Settings instead)."""
+    return Settings()
