@@ -1,0 +1,1 @@
+"""Persistence: the typed ORM models, engine/session factories and migrations."""

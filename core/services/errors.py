@@ -1,0 +1,21 @@
+"""Service-level errors, all safe to show to the user; the API maps each to a status code."""
+
+from __future__ import annotations
+
+from core.errors import TensorJudgeError
+
+
+class NotFoundError(TensorJudgeError):
+    """The thing asked for does not exist, or the caller may not know that it does."""
+
+
+class ConflictError(TensorJudgeError):
+    """The request clashes with the current state (a duplicate name, an unvalidated version)."""
+
+
+class ForbiddenError(TensorJudgeError):
+    """The caller is known but not allowed to do this."""
+
+
+class AuthError(TensorJudgeError):
+    """Missing, malformed or wrong credentials."""

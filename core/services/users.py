@@ -1,0 +1,125 @@
+"""Users, roles, passwords and API tokens."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.auth import hash_password, hash_token, new_api_token, verify_password
+from core.db.base import utcnow
+from core.db.models import ApiToken, Role, User
+from core.services.errors import AuthError, ConflictError, NotFoundError
+
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}$")
+MIN_PASSWORD_LEN = 8
+
+
+def parse_role(value: str) -> Role:
+    """A Role from its name, with a clear error for anything else."""
+    try:
+        return Role(value.lower())
+    except ValueError:
+        raise ConflictError(
+            f"unknown role {value!r}: use one of {', '.join(r.value for r in Role)}"
+        ) from None
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LEN:
+        raise ConflictError(f"password too short: at least {MIN_PASSWORD_LEN} characters")
+
+
+def create_user(session: Session, name: str, role: Role, password: str | None = None) -> User:
+    """Add a user (not committed); names are unique, passwords optional (token-only users)."""
+    if not _NAME.match(name):
+        raise ConflictError("bad user name: 1-64 letters, digits, '_', '-' or '.'")
+    if session.scalar(select(User.id).where(User.name == name)) is not None:
+        raise ConflictError(f"user {name!r} already exists")
+    if password is not None:
+        _check_password(password)
+    user = User(name=name, role=role, password_hash=hash_password(password) if password else None)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def issue_token(session: Session, user: User, label: str = "") -> str:
+    """Create an API token for `user` (not committed) and return it; only its hash is kept."""
+    token = new_api_token()
+    session.add(ApiToken(user_id=user.id, token_hash=hash_token(token), label=label[:64]))
+    session.flush()
+    return token
+
+
+def login(session: Session, name: str, password: str, label: str = "login") -> str:
+    """Check a name and password and issue a new token (not committed)."""
+    user = session.scalar(select(User).where(User.name == name))
+    if user is None or not user.is_active or not verify_password(password, user.password_hash):
+        raise AuthError("wrong user name or password")
+    return issue_token(session, user, label)
+
+
+def user_for_token(session: Session, token: str) -> User | None:
+    """The active user owning an unrevoked token, or None."""
+    row = session.scalar(
+        select(ApiToken).where(ApiToken.token_hash == hash_token(token), ApiToken.revoked.is_(False))
+    )
+    if row is None or not row.user.is_active:
+        return None
+    row.last_used_at = utcnow()
+    return row.user
+
+
+def token_is_valid(session: Session, token: str) -> bool:
+    """Whether `token` currently authenticates someone."""
+    return user_for_token(session, token) is not None
+
+
+def get_user(session: Session, user_id: int) -> User:
+    """A user by id."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFoundError(f"no user with id {user_id}")
+    return user
+
+
+def get_user_by_name(session: Session, name: str) -> User | None:
+    """A user by name, or None."""
+    return session.scalar(select(User).where(User.name == name))
+
+
+def list_users(session: Session) -> list[User]:
+    """Every user, by id."""
+    return list(session.scalars(select(User).order_by(User.id)))
+
+
+def update_user(
+    session: Session,
+    user: User,
+    *,
+    role: Role | None = None,
+    is_active: bool | None = None,
+    password: str | None = None,
+) -> User:
+    """Change a user's role, activity or password (not committed)."""
+    if role is not None:
+        user.role = role
+    if is_active is not None:
+        user.is_active = is_active
+    if password is not None:
+        _check_password(password)
+        user.password_hash = hash_password(password)
+    session.flush()
+    return user
+
+
+def revoke_tokens(session: Session, user: User) -> int:
+    """Revoke every token of `user` (not committed); returns how many."""
+    count = 0
+    for token in user.tokens:
+        if not token.revoked:
+            token.revoked = True
+            count += 1
+    return count
