@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     worker_queues: str = "cpu"
     task_max_retries: int = 3
     task_retry_backoff_s: float = 5.0
+    task_max_attempts: int = 6  # deliveries (incl. redeliveries after a lost worker) per job
+    broker_visibility_timeout_s: float = 3600.0  # redis: unacked messages come back after this
+    sse_poll_interval_s: float = 0.5
 
     max_upload_mb: float = 2.0
     max_upload_files: int = 32

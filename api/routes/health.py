@@ -1,0 +1,31 @@
+"""Liveness of the API and what it depends on."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from api.deps import DispatcherDep, SessionDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health")
+def health(session: SessionDep, dispatcher: DispatcherDep) -> JSONResponse:
+    """200 when the API, its database and its broker are reachable; 503 otherwise."""
+    try:
+        session.execute(text("SELECT 1"))
+        database = True
+    except Exception:  # noqa: BLE001 - any failure means "down"
+        database = False
+    broker = dispatcher.ping()
+    ok = database and broker
+    body = {
+        "status": "ok" if ok else "unavailable",
+        "database": "ok" if database else "down",
+        "broker": "ok" if broker else "down",
+    }
+    if not ok:
+        body["detail"] = "dependencies down: " + ", ".join(k for k in ("database", "broker") if body[k] == "down")
+    return JSONResponse(body, status_code=200 if ok else 503)

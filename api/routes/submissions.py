@@ -1,0 +1,180 @@
+"""Submitting, viewing, following (SSE) and rejudging submissions."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi.responses import JSONResponse, Response
+from sse_starlette.sse import EventSourceResponse
+
+from api.deps import CurrentUser, DispatcherDep, SessionDep, SettingsDep
+from api.dispatch import Dispatcher
+from api.schemas import CasePublic, JobsQueued, Progress, SubmissionPublic
+from core.db.base import session_scope
+from core.db.models import Submission, SubmissionStatus
+from core.errors import SubmissionError
+from core.services import submissions as service
+from core.services.errors import NotFoundError
+from core.services.submissions import Job
+from core.settings import Settings
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/submissions", tags=["submissions"])
+
+_FINISHED = (SubmissionStatus.DONE, SubmissionStatus.FAILED)
+
+
+def to_public(submission: Submission) -> SubmissionPublic:
+    """The API view of a submission (hidden cases stay terse)."""
+    return SubmissionPublic(
+        id=submission.id,
+        problem=submission.problem.slug,
+        user=submission.user.name,
+        status=submission.status.value,
+        verdict=submission.verdict,
+        score=submission.score,
+        max_score=submission.max_score,
+        speed_ratio=submission.speed_ratio,
+        message=submission.message,
+        attempts=submission.attempts,
+        progress=Progress(done=submission.progress_done, total=submission.progress_total),
+        problem_version=submission.problem_version.content_hash,
+        created_at=submission.created_at,
+        started_at=submission.started_at,
+        finished_at=submission.finished_at,
+        files=[f.path for f in submission.files],
+        cases=[CasePublic(**service.case_view(c)) for c in submission.cases],
+    )
+
+
+def enqueue_all(dispatcher: Dispatcher, jobs: list[Job]) -> list[int]:
+    """Send committed jobs to the broker; returns the ids that could not be sent."""
+    failed = []
+    for job in jobs:
+        try:
+            dispatcher.enqueue(job)
+        except Exception as exc:  # noqa: BLE001 - the broker may fail in many ways
+            log.error("could not enqueue submission %s: %s", job.submission_id, exc)
+            failed.append(job.submission_id)
+    return failed
+
+
+async def _read_uploads(files: list[UploadFile], max_bytes: int) -> list[tuple[str, bytes]]:
+    out = []
+    for upload in files:
+        data = await upload.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise SubmissionError(f"{upload.filename}: too large, at most {max_bytes} bytes")
+        out.append((upload.filename or "solution.py", data))
+    return out
+
+
+@router.post("", status_code=201, response_model=SubmissionPublic)
+async def submit(
+    problem: Annotated[str, Form(description="the problem's slug", max_length=64)],
+    files: Annotated[list[UploadFile], File(description="one file, several files, or one zip/tar")],
+    session: SessionDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+    dispatcher: DispatcherDep,
+) -> Any:
+    """Submit a solution; it is queued for grading once stored."""
+    limits = service.upload_limits(settings)
+    uploads = await _read_uploads(files, limits.max_bytes)
+
+    def _store() -> Submission:
+        submission = service.create(session, settings, user, problem, uploads)
+        session.commit()
+        return submission
+
+    submission = await anyio.to_thread.run_sync(_store)
+    # Enqueue only after commit, so that the worker always finds the row.
+    if enqueue_all(dispatcher, [service.job_of(submission)]):
+        return JSONResponse(
+            {"detail": f"submission {submission.id} was saved but the grading queue is "
+             "unreachable; it will be graded when the queue is back", "id": submission.id},
+            status_code=503,
+        )
+    return to_public(submission)
+
+
+@router.get("", response_model=list[SubmissionPublic])
+def list_submissions(
+    session: SessionDep,
+    user: CurrentUser,
+    problem: str | None = Query(None, max_length=64),
+    user_name: str | None = Query(None, alias="user", max_length=64),
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+) -> list[SubmissionPublic]:
+    """Your submissions, newest first (staff: everyone's, filterable by user)."""
+    subs = service.list_for(
+        session, user, problem_slug=problem, user_name=user_name, limit=limit, offset=offset
+    )
+    return [to_public(s) for s in subs]
+
+
+@router.get("/{submission_id}", response_model=SubmissionPublic)
+def get_submission(submission_id: int, session: SessionDep, user: CurrentUser) -> SubmissionPublic:
+    """One submission with per-case results and progress."""
+    return to_public(service.get(session, submission_id, user))
+
+
+@router.get("/{submission_id}/files/{path:path}")
+def get_file(submission_id: int, path: str, session: SessionDep, user: CurrentUser) -> Response:
+    """The content of one submitted file (its owner and staff only)."""
+    submission = service.get(session, submission_id, user)
+    for f in submission.files:
+        if f.path == path:
+            return Response(f.content, media_type="text/plain; charset=utf-8")
+    raise NotFoundError(f"submission {submission_id} has no file {path!r}")
+
+
+def _snapshot(settings: Settings, submission_id: int) -> dict[str, Any] | None:
+    with session_scope(settings.effective_database_url) as session:
+        submission = session.get(Submission, submission_id)
+        return service.status_view(submission) if submission else None
+
+
+@router.get("/{submission_id}/events")
+async def events(
+    submission_id: int, request: Request, session: SessionDep, settings: SettingsDep, user: CurrentUser
+) -> EventSourceResponse:
+    """Server-sent events: `progress` on every change, then one `done` and the stream ends."""
+    await anyio.to_thread.run_sync(lambda: service.get(session, submission_id, user))
+    session.close()
+
+    async def stream() -> AsyncIterator[dict[str, str]]:
+        last: dict[str, Any] | None = None
+        for _ in range(int(3600 / max(settings.sse_poll_interval_s, 0.05))):
+            if await request.is_disconnected():
+                return
+            snap = await anyio.to_thread.run_sync(_snapshot, settings, submission_id)
+            if snap is None:
+                return
+            if snap["status"] in (s.value for s in _FINISHED):
+                yield {"event": "done", "data": json.dumps(snap)}
+                return
+            if snap != last:
+                yield {"event": "progress", "data": json.dumps(snap)}
+                last = snap
+            await anyio.sleep(settings.sse_poll_interval_s)
+
+    return EventSourceResponse(stream(), ping=15)
+
+
+@router.post("/{submission_id}/rejudge", response_model=JobsQueued)
+def rejudge(
+    submission_id: int, session: SessionDep, user: CurrentUser, dispatcher: DispatcherDep
+) -> JobsQueued:
+    """Grade one submission again against its problem's current version (staff only)."""
+    job = service.rejudge_one(session, submission_id, user)
+    session.commit()
+    enqueue_all(dispatcher, [job])
+    return JobsQueued(queued=[job.submission_id])
+

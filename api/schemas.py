@@ -1,0 +1,160 @@
+"""Request and response models of the JSON API (XCreate / XUpdate / XPublic)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from core.db.models import Role
+
+
+class Message(BaseModel):
+    """A plain message (and the shape of every error: {"detail": "..."})."""
+
+    detail: str
+
+
+class LoginRequest(BaseModel):
+    """Name and password."""
+
+    name: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class TokenPublic(BaseModel):
+    """A freshly issued API token (shown once)."""
+
+    token: str
+    token_type: str = "bearer"
+    user: UserPublic
+
+
+class UserPublic(BaseModel):
+    """A user as the API shows it."""
+
+    id: int
+    name: str
+    role: Role
+    is_active: bool
+    created_at: datetime
+
+    model_config = {"from_attributes": True}
+
+
+class UserCreate(BaseModel):
+    """A new user; without a password the user logs in with tokens only."""
+
+    name: str = Field(min_length=1, max_length=64)
+    role: Role = Role.STUDENT
+    password: str | None = Field(default=None, max_length=256)
+
+
+class UserUpdate(BaseModel):
+    """Changes to a user."""
+
+    role: Role | None = None
+    is_active: bool | None = None
+    password: str | None = Field(default=None, max_length=256)
+
+
+class ProblemSummary(BaseModel):
+    """A problem in the list."""
+
+    slug: str
+    title: str
+    published: bool
+    max_score: float
+    needs_gpu: bool
+    version: str | None
+
+
+class ProblemDetail(ProblemSummary):
+    """A problem with its statement, limits and public cases."""
+
+    statement: str
+    module: str
+    entry_points: list[str]
+    limits: dict[str, Any]
+    cases: list[dict[str, Any]]
+    starter_url: str
+
+
+class VersionPublic(BaseModel):
+    """One stored version of a problem package."""
+
+    id: int
+    content_hash: str
+    title: str
+    created_at: datetime
+    current: bool
+    validation: dict[str, Any] | None
+
+
+class UploadResult(BaseModel):
+    """An uploaded package: the staged version and its validation report."""
+
+    problem: str
+    version: VersionPublic
+    validation: dict[str, Any]
+    publish_url: str
+
+
+class PublishRequest(BaseModel):
+    """Which version to publish (default: the newest); force skips the validation gate."""
+
+    version_id: int | None = None
+    force: bool = False
+
+
+class CasePublic(BaseModel):
+    """One case result; hidden cases carry no feedback and no stdout."""
+
+    name: str
+    visibility: str
+    verdict: str
+    points: float
+    max_points: float
+    message: str = ""
+    timings: dict[str, Any] | None = None
+    feedback: dict[str, Any] | None = None
+    stdout: str | None = None
+
+
+class Progress(BaseModel):
+    """Case `done` of `total`."""
+
+    done: int
+    total: int
+
+
+class SubmissionPublic(BaseModel):
+    """A submission with its verdict, per-case results and progress."""
+
+    id: int
+    problem: str
+    user: str
+    status: str
+    verdict: str | None
+    score: float | None
+    max_score: float | None
+    speed_ratio: float | None
+    message: str
+    attempts: int
+    progress: Progress
+    problem_version: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    files: list[str]
+    cases: list[CasePublic]
+
+
+class JobsQueued(BaseModel):
+    """Submissions put back on the queue."""
+
+    queued: list[int]
+
+
+TokenPublic.model_rebuild()

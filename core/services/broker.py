@@ -1,0 +1,82 @@
+"""Broker and task configuration shared by the API (which enqueues) and the worker.
+
+Plain data only: core never imports Celery. The embedded default uses kombu's filesystem
+transport in data_dir/broker, so `tensorjudge serve` needs no Redis.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from core.settings import Settings
+
+GRADE_TASK = "tensorjudge.grade"
+QUEUES = ("cpu", "gpu")
+
+
+def broker_url(settings: Settings) -> str:
+    """The configured broker, or the embedded filesystem broker."""
+    return settings.broker_url or "filesystem://"
+
+
+def is_embedded(settings: Settings) -> bool:
+    """Whether the broker is the embedded filesystem transport."""
+    return broker_url(settings).startswith("filesystem://")
+
+
+def broker_dirs(settings: Settings) -> tuple[Path, Path]:
+    """(queue folder, processed folder) of the embedded broker."""
+    root = settings.data_dir / "broker"
+    return root / "queue", root / "processed"
+
+
+def transport_options(settings: Settings) -> dict[str, Any]:
+    """Transport options for kombu: folders for the embedded broker, visibility for Redis."""
+    if is_embedded(settings):
+        queue, processed = broker_dirs(settings)
+        for folder in (queue, processed):
+            folder.mkdir(parents=True, exist_ok=True)
+        return {
+            "data_folder_in": str(queue),
+            "data_folder_out": str(queue),
+            "processed_folder": str(processed),
+            "store_processed": False,
+        }
+    return {"visibility_timeout": settings.broker_visibility_timeout_s}
+
+
+def task_time_limits_s(settings: Settings) -> tuple[float, float]:
+    """(soft, hard) limits for one grading task: above the sandbox wall-clock cap, which
+    bounds the reference run and the submission run, plus room for loading and writing."""
+    soft = 2 * settings.wall_time_cap_s + 60
+    return soft, soft + 30
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    """Celery settings (lowercase names) for both the producer and the worker."""
+    soft, hard = task_time_limits_s(settings)
+    return {
+        "broker_url": broker_url(settings),
+        "broker_transport_options": transport_options(settings),
+        "broker_connection_retry_on_startup": True,
+        "result_backend": settings.result_backend_url or None,
+        "task_ignore_result": True,
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "task_acks_on_failure_or_timeout": True,
+        "worker_prefetch_multiplier": 1,
+        "task_default_queue": "cpu",
+        "task_soft_time_limit": soft,
+        "task_time_limit": hard,
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "worker_hijack_root_logger": False,
+        "worker_concurrency": settings.worker_concurrency,
+        "worker_send_task_events": False,
+    }
+
+
+def queue_for(needs_gpu: bool) -> str:
+    """The queue a problem's submissions go to."""
+    return "gpu" if needs_gpu else "cpu"

@@ -1,0 +1,271 @@
+"""Problems and their immutable versions: packaging, upload, validation, publishing."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import tarfile
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.db.models import Problem, ProblemVersion, Role, User
+from core.errors import ProblemError, SubmissionError
+from core.services.errors import ConflictError, NotFoundError
+from core.services.uploads import UploadLimits, read_archive, write_tree
+from core.settings import Settings
+
+if TYPE_CHECKING:
+    from core.problem import Problem as LoadedProblem
+
+_SKIP = {"__pycache__", ".git", ".pytest_cache", ".mypy_cache"}
+PACKAGE_LIMITS = UploadLimits(max_bytes=50 * 1024 * 1024, max_files=500, max_depth=8)
+
+
+def pack_directory(path: Path) -> bytes:
+    """A deterministic tar.gz of a package folder (sorted, no mtimes or owners)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz", compresslevel=6) as tf:
+        for file in sorted(path.rglob("*")):
+            rel = file.relative_to(path)
+            if any(part in _SKIP for part in rel.parts) or file.suffix == ".pyc":
+                continue
+            if file.is_symlink() or not file.is_file():
+                continue
+            info = tarfile.TarInfo(rel.as_posix())
+            data = file.read_bytes()
+            info.size, info.mode, info.mtime = len(data), 0o644, 0
+            tf.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def version_dir(settings: Settings, content_hash: str, slug: str) -> Path:
+    """Where a version's package is unpacked: data_dir/problems/<hash>/<slug>."""
+    return settings.data_dir / "problems" / content_hash / slug
+
+
+def materialize(settings: Settings, version: ProblemVersion) -> Path:
+    """Unpack a version's archive on this machine once (atomically) and return its folder."""
+    slug = version.problem.slug
+    target = version_dir(settings, version.content_hash, slug)
+    if (target / "problem.toml").exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".unpack-", dir=target.parent))
+    try:
+        write_tree(read_archive("package.tar.gz", version.archive, PACKAGE_LIMITS), tmp)
+        try:
+            os.rename(tmp, target)
+        except OSError:
+            if not (target / "problem.toml").exists():  # lost a race only if the winner finished
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def load_version(settings: Settings, version: ProblemVersion) -> LoadedProblem:
+    """The loaded problem for a stored version."""
+    from core.problem import load_problem
+
+    return load_problem(materialize(settings, version))
+
+
+def summarize(problem: LoadedProblem) -> dict[str, Any]:
+    """What students may see of a problem's configuration: limits and public cases."""
+    config = problem.config
+    cases = []
+    for case in config.cases:
+        entry: dict[str, Any] = {
+            "name": case.name,
+            "visibility": str(getattr(case.visibility, "value", case.visibility)),
+            "points": float(case.points),
+        }
+        if entry["visibility"] == "public":
+            entry.update(
+                dtype=str(getattr(case, "dtype", "")),
+                device=str(getattr(case, "device", "")),
+                timed=bool(getattr(case, "timed", False)),
+                params=dict(getattr(case, "params", {}) or {}),
+            )
+        cases.append(entry)
+    limits = config.limits.model_dump(mode="json") if hasattr(config, "limits") else {}
+    return {
+        "module": getattr(config, "module", ""),
+        "entry_points": list(getattr(config, "entry_points", [])),
+        "limits": limits,
+        "cases": cases,
+        "max_score": sum(c["points"] for c in cases),
+    }
+
+
+def needs_gpu(problem: LoadedProblem) -> bool:
+    """Whether any case must run on CUDA (routes its submissions to the gpu queue)."""
+    return any(str(getattr(c, "device", "")) == "cuda" for c in problem.config.cases)
+
+
+def stage(
+    session: Session, loaded: LoadedProblem, archive: bytes, user: User | None = None
+) -> ProblemVersion:
+    """Record a loaded package as a version of its problem (not committed; idempotent)."""
+    problem = session.scalar(select(Problem).where(Problem.slug == loaded.slug))
+    if problem is None:
+        problem = Problem(slug=loaded.slug, title=loaded.title, published=False)
+        session.add(problem)
+        session.flush()
+    existing = session.scalar(
+        select(ProblemVersion).where(
+            ProblemVersion.problem_id == problem.id,
+            ProblemVersion.content_hash == loaded.content_hash,
+        )
+    )
+    if existing is not None:
+        return existing
+    version = ProblemVersion(
+        problem_id=problem.id,
+        content_hash=loaded.content_hash,
+        title=loaded.title,
+        statement=loaded.statement or "",
+        starter=loaded.starter or "",
+        summary=summarize(loaded),
+        needs_gpu=needs_gpu(loaded),
+        archive=archive,
+        uploaded_by_id=user.id if user else None,
+    )
+    session.add(version)
+    session.flush()
+    return version
+
+
+def stage_directory(session: Session, path: Path, user: User | None = None) -> ProblemVersion:
+    """Stage a package folder on this machine (bundled problems, the CLI)."""
+    from core.problem import load_problem
+
+    return stage(session, load_problem(path), pack_directory(path), user)
+
+
+def _package_root(tmp: Path) -> Path:
+    if (tmp / "problem.toml").exists():
+        return tmp
+    subdirs = [p for p in tmp.iterdir() if p.is_dir()]
+    if len(subdirs) == 1 and (subdirs[0] / "problem.toml").exists():
+        return subdirs[0]
+    raise ProblemError("problem.toml: not found at the top of the archive or in its one folder")
+
+
+def upload(
+    session: Session, settings: Settings, filename: str, data: bytes, user: User
+) -> tuple[ProblemVersion, dict[str, Any]]:
+    """Stage an uploaded package archive and validate it; returns (version, report)."""
+    from core.grading import validate
+    from core.problem import load_problem
+
+    try:
+        files = read_archive(filename, data, PACKAGE_LIMITS)
+    except SubmissionError as exc:
+        raise ProblemError(f"{filename}: {exc}") from None
+    with tempfile.TemporaryDirectory(prefix="tj-upload-") as tmpdir:
+        write_tree(files, Path(tmpdir) / "pkg")
+        root = _package_root(Path(tmpdir) / "pkg")
+        # load_problem insists that the folder is named after the slug.
+        named = Path(tmpdir) / "named"
+        named.mkdir()
+        probe = load_problem_lenient(root)
+        final = named / probe
+        shutil.copytree(root, final)
+        loaded = load_problem(final)
+        version = stage(session, loaded, pack_directory(final), user)
+        report = validate(loaded, settings=settings).model_dump(mode="json")
+    version.validation = report
+    session.flush()
+    return version, report
+
+
+def load_problem_lenient(root: Path) -> str:
+    """The slug declared in a package's problem.toml, before the full load checks the rest."""
+    import tomllib
+
+    try:
+        data = tomllib.loads((root / "problem.toml").read_text())
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ProblemError(f"problem.toml: {exc}") from None
+    slug = data.get("slug")
+    if not isinstance(slug, str) or not slug or "/" in slug or slug.startswith("."):
+        raise ProblemError("problem.toml: field 'slug' is missing or invalid")
+    return slug
+
+
+def publish(
+    session: Session, slug: str, version_id: int | None = None, *, force: bool = False
+) -> Problem:
+    """Make a version (default: the newest) what students see (not committed)."""
+    problem = get_problem(session, slug, None, include_unpublished=True)
+    query = select(ProblemVersion).where(ProblemVersion.problem_id == problem.id)
+    if version_id is not None:
+        query = query.where(ProblemVersion.id == version_id)
+    version = session.scalar(query.order_by(ProblemVersion.id.desc()).limit(1))
+    if version is None:
+        raise NotFoundError(f"problem {slug!r} has no version {version_id}")
+    if not force and version.validation is not None and not version.validation.get("ok", False):
+        raise ConflictError(f"version {version.id} failed validation; fix it or publish with force")
+    problem.current_version_id = version.id
+    problem.current_version = version
+    problem.title = version.title
+    problem.published = True
+    session.flush()
+    return problem
+
+
+def unpublish(session: Session, slug: str) -> Problem:
+    """Hide a problem from students (not committed)."""
+    problem = get_problem(session, slug, None, include_unpublished=True)
+    problem.published = False
+    session.flush()
+    return problem
+
+
+def _can_see_drafts(user: User | None) -> bool:
+    return user is not None and user.role in (Role.INSTRUCTOR, Role.ADMIN)
+
+
+def list_problems(session: Session, user: User | None) -> list[Problem]:
+    """Published problems (all problems for instructors and admins), by slug."""
+    query = select(Problem).order_by(Problem.slug)
+    if not _can_see_drafts(user):
+        query = query.where(Problem.published.is_(True))
+    return list(session.scalars(query))
+
+
+def get_problem(
+    session: Session, slug: str, user: User | None, *, include_unpublished: bool = False
+) -> Problem:
+    """A problem by slug; drafts are invisible to students (NotFoundError)."""
+    problem = session.scalar(select(Problem).where(Problem.slug == slug))
+    visible = problem is not None and (
+        problem.published or include_unpublished or _can_see_drafts(user)
+    )
+    if problem is None or not visible:
+        raise NotFoundError(f"no problem {slug!r}")
+    return problem
+
+
+def list_versions(session: Session, problem: Problem) -> list[ProblemVersion]:
+    """Every version of a problem, newest first."""
+    return list(
+        session.scalars(
+            select(ProblemVersion)
+            .where(ProblemVersion.problem_id == problem.id)
+            .order_by(ProblemVersion.id.desc())
+        )
+    )
+
+
+def current_version(problem: Problem) -> ProblemVersion:
+    """The published version, or the problem has nothing to grade against."""
+    if problem.current_version is None:
+        raise ConflictError(f"problem {problem.slug!r} has no published version")
+    return problem.current_version

@@ -1,0 +1,183 @@
+"""Creating, viewing and rejudging submissions. Enqueueing is the caller's job, after commit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from core.db.models import CaseResult, Role, Submission, SubmissionFile, SubmissionStatus, User
+from core.services import problems as problem_service
+from core.services.errors import ForbiddenError, NotFoundError
+from core.services.uploads import UploadLimits, normalize_upload
+from core.settings import Settings
+
+
+@dataclass(frozen=True)
+class Job:
+    """What a grading task message carries: ids only, plus the queue it goes to."""
+
+    submission_id: int
+    job: int
+    queue: str
+
+
+def job_of(submission: Submission) -> Job:
+    """The task message for a submission's current (re)judge request."""
+    return Job(submission.id, submission.job, submission.queue)
+
+
+def upload_limits(settings: Settings) -> UploadLimits:
+    """The caps on a submission upload, from settings."""
+    return UploadLimits(
+        max_bytes=int(settings.max_upload_mb * 1024 * 1024), max_files=settings.max_upload_files
+    )
+
+
+def create(
+    session: Session,
+    settings: Settings,
+    user: User,
+    slug: str,
+    uploads: list[tuple[str, bytes]],
+) -> Submission:
+    """Check an upload and store it as a queued submission (not committed)."""
+    problem = problem_service.get_problem(session, slug, user)
+    version = problem_service.current_version(problem)
+    files = normalize_upload(uploads, upload_limits(settings))
+    submission = Submission(
+        user_id=user.id,
+        problem_id=problem.id,
+        problem_version_id=version.id,
+        status=SubmissionStatus.QUEUED,
+        queue="gpu" if version.needs_gpu else "cpu",
+        max_score=float(version.summary.get("max_score", 0.0)),
+        files=[SubmissionFile(path=p, content=c) for p, c in sorted(files.items())],
+    )
+    session.add(submission)
+    session.flush()
+    return submission
+
+
+def is_staff(user: User) -> bool:
+    """Instructors and admins see everyone's submissions."""
+    return user.role in (Role.INSTRUCTOR, Role.ADMIN)
+
+
+def get(session: Session, submission_id: int, viewer: User) -> Submission:
+    """A submission its owner or staff may see (NotFoundError for everyone else)."""
+    submission = session.get(Submission, submission_id)
+    if submission is None or (submission.user_id != viewer.id and not is_staff(viewer)):
+        raise NotFoundError(f"no submission {submission_id}")
+    return submission
+
+
+def list_for(
+    session: Session,
+    viewer: User,
+    *,
+    problem_slug: str | None = None,
+    user_name: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[Submission]:
+    """Newest first; students only ever see their own."""
+    query = select(Submission).order_by(Submission.id.desc())
+    if not is_staff(viewer):
+        query = query.where(Submission.user_id == viewer.id)
+    elif user_name is not None:
+        query = query.join(User, User.id == Submission.user_id).where(User.name == user_name)
+    if problem_slug is not None:
+        problem = problem_service.get_problem(session, problem_slug, viewer)
+        query = query.where(Submission.problem_id == problem.id)
+    return list(session.scalars(query.limit(max(1, min(limit, 500))).offset(max(0, offset))))
+
+
+def status_view(submission: Submission) -> dict[str, Any]:
+    """The small, frequently polled part of a submission (status and progress)."""
+    return {
+        "id": submission.id,
+        "status": submission.status.value,
+        "verdict": submission.verdict,
+        "score": submission.score,
+        "max_score": submission.max_score,
+        "progress": {"done": submission.progress_done, "total": submission.progress_total},
+        "attempts": submission.attempts,
+    }
+
+
+def case_view(case: CaseResult) -> dict[str, Any]:
+    """One case result as shown to the submission's viewer (hidden cases stay terse)."""
+    view: dict[str, Any] = {
+        "name": case.name,
+        "visibility": case.visibility,
+        "verdict": case.verdict,
+        "points": case.points,
+        "max_points": case.max_points,
+        "message": case.message,
+        "timings": case.timings,
+    }
+    if case.visibility == "public":
+        view.update(feedback=case.feedback, stdout=case.stdout)
+    return view
+
+
+def reset_for_rejudge(submission: Submission) -> None:
+    """Requeue a submission against its problem's current version under a new job number."""
+    problem = submission.problem
+    if problem.current_version is not None:
+        submission.problem_version_id = problem.current_version.id
+        submission.queue = "gpu" if problem.current_version.needs_gpu else "cpu"
+    submission.job += 1
+    submission.status = SubmissionStatus.QUEUED
+    submission.claim = None
+    submission.attempts = 0
+    submission.progress_done = submission.progress_total = 0
+    submission.message = ""
+
+
+def rejudge_one(session: Session, submission_id: int, viewer: User) -> Job:
+    """Requeue one submission (staff only; not committed). Old task messages go stale."""
+    if not is_staff(viewer):
+        raise ForbiddenError("only instructors and admins may rejudge")
+    submission = get(session, submission_id, viewer)
+    reset_for_rejudge(submission)
+    session.flush()
+    return job_of(submission)
+
+
+def rejudge_problem(session: Session, slug: str, viewer: User) -> list[Job]:
+    """Requeue every submission of a problem (staff only; not committed)."""
+    if not is_staff(viewer):
+        raise ForbiddenError("only instructors and admins may rejudge")
+    problem = problem_service.get_problem(session, slug, viewer)
+    subs = list(
+        session.scalars(
+            select(Submission).where(Submission.problem_id == problem.id).order_by(Submission.id)
+        )
+    )
+    for submission in subs:
+        reset_for_rejudge(submission)
+    session.flush()
+    return [job_of(s) for s in subs]
+
+
+def unfinished_jobs(session: Session) -> list[Job]:
+    """Queued or running submissions, e.g. to re-enqueue after a broker was wiped."""
+    subs = session.scalars(
+        select(Submission)
+        .where(Submission.status.in_([SubmissionStatus.QUEUED, SubmissionStatus.RUNNING]))
+        .order_by(Submission.id)
+    )
+    return [job_of(s) for s in subs]
+
+
+def mark_enqueue_failed(session: Session, submission_id: int, message: str) -> None:
+    """Record that a queued submission could not be handed to the broker (not committed)."""
+    session.execute(
+        update(Submission)
+        .where(Submission.id == submission_id, Submission.status == SubmissionStatus.QUEUED)
+        .values(message=message[:500])
+    )
