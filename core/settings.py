@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     task_max_attempts: int = 6  # deliveries (incl. redeliveries after a lost worker) per job
     broker_visibility_timeout_s: float = 3600.0  # redis: unacked messages come back after this
     sse_poll_interval_s: float = 0.5
+    grader: str = "core.grading:grade"  # module:function the worker grades with
 
     max_upload_mb: float = 2.0
     max_upload_files: int = 32

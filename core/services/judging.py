@@ -9,6 +9,7 @@ claims again and takes over; a stale one (older job, or submission already done)
 
 from __future__ import annotations
 
+import importlib
 import logging
 import secrets
 from collections.abc import Callable
@@ -162,10 +163,11 @@ def fail(session: Session, submission_id: int, job: int, message: str) -> bool:
     return True
 
 
-def _default_grader() -> Grader:
-    from core.grading import grade
-
-    return grade
+def load_grader(spec: str) -> Grader:
+    """The grading function named by `module:function` (settings.grader)."""
+    module_name, _, attr = spec.partition(":")
+    grader: Grader = getattr(importlib.import_module(module_name), attr or "grade")
+    return grader
 
 
 def run_job(
@@ -205,7 +207,7 @@ def run_job(
                 report_progress(progress_session, owner, done, total)
 
         try:
-            report = (grader or _default_grader())(
+            report = (grader or load_grader(settings.grader))(
                 problem, files, settings=settings, progress=progress
             )
         except InfrastructureError as exc:

@@ -1,0 +1,293 @@
+"""The JSON API on SQLite with a recording dispatcher; jobs are run inline with a fake grader."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+import zipfile
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from core.db.models import CaseResult, Role, Submission
+from core.services import judging
+from core.settings import Settings
+
+from .helpers import (
+    TINY,
+    RecordingDispatcher,
+    add_user,
+    auth,
+    fake_grade,
+    publish_tiny,
+)
+
+GOOD = b"def add(a, b):\n    return a + b\n"
+BAD = b"def add(a, b):\n    return a - b\n"
+
+
+def run_jobs(settings: Settings, dispatcher: RecordingDispatcher) -> None:
+    """Drain the recorded jobs through the real judging service with the fake grader."""
+    while dispatcher.jobs:
+        job = dispatcher.jobs.pop(0)
+        judging.run_job(settings, job.submission_id, job.job, "test-worker", grader=fake_grade)
+
+
+def submit(client: TestClient, token: str, files: list[tuple[str, bytes]], problem: str = "tiny-add"):  # type: ignore[no-untyped-def]
+    """POST a submission."""
+    return client.post(
+        "/api/v1/submissions",
+        data={"problem": problem},
+        files=[("files", (name, data)) for name, data in files],
+        headers=auth(token),
+    )
+
+
+def test_health_reports_database_and_broker(client: TestClient, dispatcher: RecordingDispatcher) -> None:
+    assert client.get("/api/v1/health").json()["status"] == "ok"
+    dispatcher.up = False
+    r = client.get("/api/v1/health")
+    assert r.status_code == 503 and "broker" in r.json()["detail"]
+
+
+def test_login_issues_a_working_token(client: TestClient, session: Session) -> None:
+    add_user(session, "ada", Role.STUDENT, password="correct horse")
+    assert client.post("/api/v1/auth/login", json={"name": "ada", "password": "nope-nope"}).status_code == 401
+    r = client.post("/api/v1/auth/login", json={"name": "ada", "password": "correct horse"})
+    assert r.status_code == 200
+    me = client.get("/api/v1/auth/me", headers=auth(r.json()["token"]))
+    assert me.json()["name"] == "ada" and me.json()["role"] == "student"
+    assert client.get("/api/v1/auth/me", headers=auth("tj_wrong")).status_code == 401
+
+
+def test_problem_list_detail_and_starter(client: TestClient, session: Session) -> None:
+    publish_tiny(session)
+    assert [p["slug"] for p in client.get("/api/v1/problems").json()] == ["tiny-add"]
+    detail = client.get("/api/v1/problems/tiny-add").json()
+    assert detail["max_score"] == 3.0 and "Tiny add" in detail["statement"]
+    public = [c for c in detail["cases"] if c["visibility"] == "public"]
+    hidden = [c for c in detail["cases"] if c["visibility"] == "hidden"]
+    assert public[0]["params"] == {"n": 4} and "params" not in hidden[0]
+    starter = client.get("/api/v1/problems/tiny-add/starter")
+    assert starter.status_code == 200 and "def add" in starter.text
+    assert client.get("/api/v1/problems/nope").status_code == 404
+
+
+def test_submit_grade_and_view(
+    client: TestClient, session: Session, settings: Settings, dispatcher: RecordingDispatcher
+) -> None:
+    publish_tiny(session)
+    token = add_user(session, "ada")
+    r = submit(client, token, [("whatever.py", GOOD)])
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+    assert r.json()["status"] == "queued" and len(dispatcher.jobs) == 1
+    run_jobs(settings, dispatcher)
+    body = client.get(f"/api/v1/submissions/{sid}", headers=auth(token)).json()
+    assert body["status"] == "done" and body["verdict"] == "accepted" and body["score"] == 3.0
+    assert body["progress"] == {"done": 2, "total": 2}
+    assert [c["name"] for c in body["cases"]] == ["small", "hidden"]
+    assert body["files"] == ["whatever.py"]
+    assert client.get(f"/api/v1/submissions/{sid}/files/whatever.py", headers=auth(token)).content == GOOD
+    # Someone else's submission does not exist for a student.
+    other = add_user(session, "bob")
+    assert client.get(f"/api/v1/submissions/{sid}", headers=auth(other)).status_code == 404
+
+
+def test_hidden_case_feedback_is_not_shown(
+    client: TestClient, session: Session, settings: Settings, dispatcher: RecordingDispatcher
+) -> None:
+    publish_tiny(session)
+    token = add_user(session, "ada")
+    sid = submit(client, token, [("s.py", BAD)]).json()["id"]
+    run_jobs(settings, dispatcher)
+    cases = {
+        c["name"]: c for c in client.get(f"/api/v1/submissions/{sid}", headers=auth(token)).json()["cases"]
+    }
+    assert cases["small"]["feedback"] == {"check": "value", "max_abs_error": 1.0}
+    assert cases["hidden"]["feedback"] is None and cases["hidden"]["verdict"] == "wrong_answer"
+
+
+def test_submit_zip_tar_and_several_files(client: TestClient, session: Session) -> None:
+    publish_tiny(session)
+    token = add_user(session, "ada")
+    zbuf = io.BytesIO()
+    with zipfile.ZipFile(zbuf, "w") as zf:
+        zf.writestr("solution.py", GOOD)
+        zf.writestr("helpers/util.py", b"X = 1\n")
+    r = submit(client, token, [("sub.zip", zbuf.getvalue())])
+    assert r.status_code == 201 and r.json()["files"] == ["helpers/util.py", "solution.py"]
+    tbuf = io.BytesIO()
+    with tarfile.open(fileobj=tbuf, mode="w:gz") as tf:
+        info = tarfile.TarInfo("solution.py")
+        info.size = len(GOOD)
+        tf.addfile(info, io.BytesIO(GOOD))
+    assert submit(client, token, [("sub.tar.gz", tbuf.getvalue())]).status_code == 201
+    r = submit(client, token, [("solution.py", GOOD), ("util.py", b"Y = 2\n")])
+    assert r.status_code == 201 and r.json()["files"] == ["solution.py", "util.py"]
+
+
+@pytest.mark.parametrize(
+    "name,member,kind",
+    [("evil.zip", "../escape.py", "zip"), ("abs.tar", "/etc/passwd", "tar"), ("link.tar", "ln", "symlink")],
+)
+def test_archive_path_checks(client: TestClient, session: Session, name: str, member: str, kind: str) -> None:
+    publish_tiny(session)
+    token = add_user(session, "ada")
+    buf = io.BytesIO()
+    if kind == "zip":
+        with zipfile.ZipFile(buf, "w") as zf:
+            zf.writestr(member, GOOD)
+    else:
+        with tarfile.open(fileobj=buf, mode="w") as tf:
+            info = tarfile.TarInfo(member)
+            if kind == "symlink":
+                info.type, info.linkname = tarfile.SYMTYPE, "/etc/passwd"
+                tf.addfile(info)
+            else:
+                info.size = len(GOOD)
+                tf.addfile(info, io.BytesIO(GOOD))
+    r = submit(client, token, [(name, buf.getvalue())])
+    assert r.status_code == 422, r.text
+    assert isinstance(r.json()["detail"], str)
+
+
+def test_upload_limits(client: TestClient, session: Session, settings: Settings) -> None:
+    publish_tiny(session)
+    token = add_user(session, "ada")
+    too_big = b"#" * int(settings.max_upload_mb * 1024 * 1024 + 10)
+    assert submit(client, token, [("s.py", too_big)]).status_code == 422
+    many = [(f"f{i}.py", b"") for i in range(settings.max_upload_files + 1)]
+    r = submit(client, token, many)
+    assert r.status_code == 422 and "too many files" in r.json()["detail"]
+
+
+def test_submit_needs_a_token_and_a_published_problem(client: TestClient, session: Session) -> None:
+    token = add_user(session, "ada")
+    assert (
+        client.post(
+            "/api/v1/submissions", data={"problem": "tiny-add"}, files=[("files", ("s.py", GOOD))]
+        ).status_code
+        == 401
+    )
+    assert submit(client, token, [("s.py", GOOD)]).status_code == 404
+
+
+def test_enqueue_failure_is_a_clear_503(
+    client: TestClient, session: Session, dispatcher: RecordingDispatcher
+) -> None:
+    publish_tiny(session)
+    token = add_user(session, "ada")
+    dispatcher.up = False
+    r = submit(client, token, [("s.py", GOOD)])
+    assert r.status_code == 503 and "queue" in r.json()["detail"]
+
+
+def test_leaderboard_orders_by_score_then_speed_then_time(
+    client: TestClient, session: Session, settings: Settings, dispatcher: RecordingDispatcher
+) -> None:
+    publish_tiny(session)
+    tokens = {n: add_user(session, n) for n in ("ada", "bob", "cyd", "dan")}
+    for name in ("ada", "bob", "cyd"):
+        submit(client, tokens[name], [("s.py", GOOD)])
+    submit(client, tokens["dan"], [("s.py", BAD)])
+    submit(client, tokens["ada"], [("s.py", BAD)])  # a worse later try must not count
+    run_jobs(settings, dispatcher)
+    # Give bob a faster run than ada and cyd (lower speed_ratio is better).
+    bob_sub = session.query(Submission).join(Submission.user).filter_by(name="bob").one()
+    bob_sub.speed_ratio = 0.5
+    session.commit()
+    board = client.get("/api/v1/leaderboard/tiny-add").json()["entries"]
+    assert [e["user"] for e in board] == ["bob", "ada", "cyd", "dan"]
+    assert [e["score"] for e in board] == [3.0, 3.0, 3.0, 0.0]
+    overall = client.get("/api/v1/leaderboard").json()["entries"]
+    assert overall[0]["score"] == 3.0 and {e["user"] for e in overall} == {"ada", "bob", "cyd", "dan"}
+
+
+def test_rejudge_replaces_results_and_stale_messages_do_nothing(
+    client: TestClient, session: Session, settings: Settings, dispatcher: RecordingDispatcher
+) -> None:
+    publish_tiny(session)
+    student = add_user(session, "ada")
+    teacher = add_user(session, "tess", Role.INSTRUCTOR)
+    sid = submit(client, student, [("s.py", GOOD)]).json()["id"]
+    first = dispatcher.jobs[0]
+    run_jobs(settings, dispatcher)
+    assert client.post(f"/api/v1/submissions/{sid}/rejudge", headers=auth(student)).status_code == 403
+    r = client.post("/api/v1/admin/problems/tiny-add/rejudge", headers=auth(teacher))
+    assert r.json() == {"queued": [sid]}
+    # The pre-rejudge message, redelivered, is stale and changes nothing.
+    assert judging.run_job(settings, sid, first.job, "w", grader=fake_grade) is judging.Outcome.STALE
+    run_jobs(settings, dispatcher)
+    session.expire_all()
+    sub = session.get(Submission, sid)
+    assert sub is not None and sub.status.value == "done" and sub.job == 2
+    assert session.query(CaseResult).filter_by(submission_id=sid).count() == 2
+
+
+def test_admin_user_management(client: TestClient, session: Session) -> None:
+    admin = add_user(session, "root", Role.ADMIN)
+    student = add_user(session, "ada")
+    assert client.get("/api/v1/admin/users", headers=auth(student)).status_code == 403
+    r = client.post("/api/v1/admin/users", json={"name": "tess", "role": "instructor"}, headers=auth(admin))
+    assert r.status_code == 201 and r.json()["user"]["role"] == "instructor"
+    assert client.post("/api/v1/admin/users", json={"name": "tess"}, headers=auth(admin)).status_code == 409
+    uid = r.json()["user"]["id"]
+    r2 = client.patch(f"/api/v1/admin/users/{uid}", json={"is_active": False}, headers=auth(admin))
+    assert r2.json()["is_active"] is False
+    assert client.get("/api/v1/auth/me", headers=auth(r.json()["token"])).status_code == 401
+
+
+def test_instructor_upload_validate_publish(
+    client: TestClient, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import core.grading
+
+    class Report:
+        def __init__(self, ok: bool) -> None:
+            self.ok = ok
+
+        def model_dump(self, mode: str = "json") -> dict[str, object]:
+            return {"ok": self.ok, "solutions": []}
+
+    outcome = {"ok": False}
+    monkeypatch.setattr(core.grading, "validate", lambda problem, settings: Report(outcome["ok"]))
+    teacher = add_user(session, "tess", Role.INSTRUCTOR)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        tf.add(TINY, arcname="tiny-add")
+    r = client.post(
+        "/api/v1/admin/problems", files={"package": ("tiny.tgz", buf.getvalue())}, headers=auth(teacher)
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["validation"]["ok"] is False
+    assert (
+        client.get("/api/v1/problems").json() == []
+        or client.get("/api/v1/problems", headers=auth(teacher)).json()[0]["published"] is False
+    )
+    r = client.post("/api/v1/admin/problems/tiny-add/publish", headers=auth(teacher))
+    assert r.status_code == 409 and "validation" in r.json()["detail"]
+    r = client.post("/api/v1/admin/problems/tiny-add/publish", json={"force": True}, headers=auth(teacher))
+    assert r.status_code == 200 and r.json()["current"] is True
+    assert [p["slug"] for p in client.get("/api/v1/problems").json()] == ["tiny-add"]
+    bad = client.post(
+        "/api/v1/admin/problems", files={"package": ("x.zip", b"garbage")}, headers=auth(teacher)
+    )
+    assert bad.status_code == 422 and isinstance(bad.json()["detail"], str)
+
+
+def test_sse_stream_ends_with_done(
+    client: TestClient, session: Session, settings: Settings, dispatcher: RecordingDispatcher
+) -> None:
+    publish_tiny(session)
+    token = add_user(session, "ada")
+    sid = submit(client, token, [("s.py", GOOD)]).json()["id"]
+    run_jobs(settings, dispatcher)
+    with client.stream("GET", f"/api/v1/submissions/{sid}/events", headers=auth(token)) as r:
+        assert r.status_code == 200
+        text = "".join(r.iter_text())
+    assert "event: done" in text
+    data = [line[len("data: ") :] for line in text.splitlines() if line.startswith("data: ")]
+    assert json.loads(data[-1])["verdict"] == "accepted"

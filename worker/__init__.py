@@ -1,0 +1,1 @@
+"""The Celery worker: core's grading pipeline plus persistence and retries."""

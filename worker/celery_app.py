@@ -1,0 +1,21 @@
+"""The Celery application. Run: celery -A worker.celery_app worker -Q cpu (or gpu)."""
+
+from __future__ import annotations
+
+from celery import Celery
+from kombu import Queue
+
+from core.services.broker import QUEUES, celery_config
+from core.settings import get_settings
+
+
+def make_celery() -> Celery:
+    """A Celery app configured from the TensorJudge settings."""
+    settings = get_settings()
+    app = Celery("tensorjudge", include=["worker.tasks"])
+    app.conf.update(celery_config(settings))
+    app.conf.task_queues = [Queue(name) for name in QUEUES]
+    return app
+
+
+app = make_celery()
