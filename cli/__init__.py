@@ -1,0 +1,1 @@
+"""The `tensorjudge` command."""

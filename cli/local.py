@@ -1,0 +1,101 @@
+"""Local commands: grade a file and validate a package, with no server."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import typer
+
+from core.errors import InfrastructureError, ProblemError, TensorJudgeError
+from core.grading import grade, validate
+from core.problem import resolve_problem
+from core.report import GradeReport
+from core.settings import get_settings
+
+problem_app = typer.Typer(help="Author and check problem packages.", no_args_is_help=True)
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _json_default(o: object) -> object:
+    if isinstance(o, float) and not math.isfinite(o):
+        return str(o)
+    raise TypeError(type(o).__name__)
+
+
+def print_report(report: GradeReport, as_json: bool) -> None:
+    """One JSON object, or a human-readable table."""
+    if as_json:
+        typer.echo(json.dumps(report.model_dump(mode="json")))
+        return
+    typer.echo(f"{report.problem} [{report.problem_version}]  {report.verdict.value}  "
+               f"score {report.score:g}/{report.max_score:g}  ({report.wall_s}s)")
+    for c in report.cases:
+        timing = f"  {c.timings.ratio:.2f}x ref" if c.timings else ""
+        typer.echo(f"  {c.name:<28} {c.visibility:<7} {c.verdict.value:<22} "
+                   f"{c.points:g}/{c.max_points:g}{timing}  {c.message if c.visibility == 'public' else ''}")
+    if report.verdict.value == "compile_error":
+        typer.echo(report.message)
+
+
+def grade_command(
+    problem: str = typer.Argument(..., help="A slug under problems/ or a path to a package."),
+    files: list[Path] = typer.Argument(..., help="The submission: one file or several."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Grade a submission locally in the sandbox, with no server."""
+    settings = get_settings()
+    try:
+        prob = resolve_problem(problem, settings.problems_dir)
+        contents = {}
+        for f in files:
+            if not f.is_file():
+                _fail(f"{f}: no such file")
+            contents[f.name] = f.read_bytes()
+        report = grade(prob, contents, settings=settings)
+    except (ProblemError, TensorJudgeError) as exc:
+        _fail(str(exc))
+        return
+    except InfrastructureError as exc:
+        _fail(f"system_error: {exc}", 3)
+        return
+    print_report(report, as_json)
+
+
+@problem_app.command("validate")
+def validate_command(
+    path: str = typer.Argument(..., help="A package folder or a slug under problems/."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Run the verdict matrix of solutions/ and report the tolerance margin."""
+    settings = get_settings()
+    try:
+        prob = resolve_problem(path, settings.problems_dir)
+        report = validate(prob, settings=settings)
+    except ProblemError as exc:
+        _fail(str(exc))
+        return
+    except InfrastructureError as exc:
+        _fail(f"system_error: {exc}", 3)
+        return
+    if as_json:
+        typer.echo(json.dumps(report.model_dump(mode="json"), default=_json_default))
+    else:
+        typer.echo(f"{report.problem} [{report.version}]: {'OK' if report.ok else 'FAILED'}")
+        typer.echo(f"  reference: {report.reference_verdict}  timings(ms): {report.reference_timings_ms}")
+        for s in report.solutions:
+            mark = "ok " if s.ok else "BAD"
+            ratio = "" if s.max_error_ratio is None else f"  max err/tol {s.max_error_ratio:.3g}"
+            typer.echo(f"  {mark} {s.file:<48} expected {s.expected:<20} got {s.verdict}{ratio}")
+        typer.echo(f"  accepted max err/tol: {report.accepted_max_error_ratio}  "
+                   f"wrong min err/tol: {report.wrong_min_error_ratio}  margin: {report.margin}")
+        for e in report.errors:
+            typer.echo(f"  error: {e}")
+    if not report.ok:
+        sys.exit(1)

@@ -1,0 +1,104 @@
+"""Building a job directory (job.json, driver, submission files) for one harness run."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from core.errors import SubmissionError
+from core.problem import Case, Problem
+
+
+def effective_seed(problem: Problem, case: Case, secret: str) -> int:
+    """Public cases use their listed seed; hidden seeds are mixed with the server secret."""
+    if case.visibility == "public":
+        return case.seed
+    digest = hmac.new(secret.encode(), f"{problem.slug}:{case.name}:{case.seed}".encode(), hashlib.sha256)
+    return int.from_bytes(digest.digest()[:8], "big") & 0x7FFF_FFFF_FFFF
+
+
+def safe_relpath(name: str) -> PurePosixPath:
+    """A relative, normalised path inside the submission folder, or SubmissionError."""
+    p = PurePosixPath(name.replace("\\", "/"))
+    if p.is_absolute() or not p.parts or any(part in ("..", "", ".") for part in p.parts):
+        raise SubmissionError(f"unsafe file path in submission: {name!r}")
+    if any(part.startswith(".") for part in p.parts) or len(p.parts) > 8:
+        raise SubmissionError(f"unsupported file path in submission: {name!r}")
+    return p
+
+
+def install_files(problem: Problem, files: dict[str, bytes]) -> dict[str, bytes]:
+    """A single file becomes the problem's module; several keep their relative paths."""
+    if not files:
+        raise SubmissionError("the submission has no files")
+    if len(files) == 1:
+        return {f"{problem.config.module}.py": next(iter(files.values()))}
+    return {str(safe_relpath(name)): data for name, data in files.items()}
+
+
+def case_payload(problem: Problem, case: Case, device: str, seed: int) -> dict[str, Any]:
+    """The case as the harness sees it (no tolerances, no expected values)."""
+    return {
+        "name": case.name,
+        "params": case.params,
+        "dtype": case.dtype,
+        "device": device,
+        "visibility": case.visibility,
+        "seed": seed,
+        "timed": case.timed,
+        "mutable_inputs": case.mutable_inputs,
+    }
+
+
+def make_job_dir(
+    problem: Problem,
+    files: dict[str, bytes],
+    cases: list[dict[str, Any]],
+    *,
+    mode: str,
+    inside_root: str | None,
+    parent: Path | None = None,
+) -> Path:
+    """Write a job directory; `inside_root` is where the backend shows it (None: real path)."""
+    if parent is not None:
+        parent.mkdir(parents=True, exist_ok=True)
+    job_dir = Path(tempfile.mkdtemp(prefix=f"tj-{mode}-", dir=parent))
+    os.chmod(job_dir, 0o755)
+    root = inside_root or str(job_dir)
+    sub = job_dir / "submission"
+    sub.mkdir()
+    for rel, data in files.items():
+        target = sub / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    shutil.copyfile(problem.path / "driver.py", job_dir / "driver.py")
+    cfg = problem.config
+    job = {
+        "mode": mode,
+        "driver": f"{root}/driver.py",
+        "submission_dir": f"{root}/submission",
+        "entry_points": cfg.entry_points,
+        "cases": cases,
+        "timing": {"warmup": cfg.timing.warmup, "repeats": cfg.timing.repeats},
+        "rules": {
+            "forbid_autograd": cfg.rules.forbid_autograd,
+            "forbidden_calls": cfg.rules.forbidden_calls,
+        },
+        "limits": {
+            "output_bytes": cfg.limits.output_mb << 20,
+            "stdout_bytes": cfg.limits.stdout_kb << 10,
+            "case_time_s": cfg.limits.case_time_s,
+            "address_space_mb": cfg.limits.memory_mb + 2048,
+        },
+        "workdir": "/tmp" if inside_root else str(job_dir),
+    }
+    (job_dir / "job.json").write_text(json.dumps(job))
+    for path in job_dir.rglob("*"):
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    return job_dir

@@ -1,0 +1,88 @@
+"""`problem validate`: the verdict matrix of solutions/, the reference check, tolerance margins."""
+
+from __future__ import annotations
+
+import math
+
+from pydantic import BaseModel, Field
+
+from core.grading.pipeline import grade_detailed
+from core.problem import Problem
+from core.settings import Settings
+from core.verdicts import Verdict
+
+
+class SolutionResult(BaseModel):
+    """One known solution and what it got."""
+
+    file: str
+    expected: str
+    verdict: str
+    ok: bool
+    score: float
+    max_error_ratio: float | None = None  # worst |err|/tolerance over cases that compared
+    wall_s: float | None = None
+    failed_cases: list[str] = Field(default_factory=list)
+
+
+class ValidationReport(BaseModel):
+    """Everything an instructor needs before publishing."""
+
+    problem: str
+    version: str
+    ok: bool
+    errors: list[str] = Field(default_factory=list)
+    reference_verdict: str = ""
+    reference_timings_ms: dict[str, float] = Field(default_factory=dict)
+    solutions: list[SolutionResult] = Field(default_factory=list)
+    accepted_max_error_ratio: float | None = None  # must stay < 1; smaller is a wider margin
+    wrong_min_error_ratio: float | None = None  # must be > 1; larger is a wider margin
+    margin: float | None = None  # wrong_min / accepted_max
+
+
+def validate(problem: Problem, *, settings: Settings) -> ValidationReport:
+    """Grade the reference and every file under solutions/ and check the expected verdicts."""
+    report = ValidationReport(problem=problem.slug, version=problem.content_hash, ok=True)
+    ref = grade_detailed(problem, {"reference.py": (problem.path / "reference.py").read_bytes()},
+                         settings=settings)
+    report.reference_verdict = ref.report.verdict.value
+    report.reference_timings_ms = {c.name: c.timings.reference_ms for c in ref.report.cases if c.timings}
+    if ref.report.verdict is not Verdict.ACCEPTED:
+        bad = [f"{c.name}: {c.verdict.value} {c.message}" for c in ref.report.cases if c.verdict is not Verdict.ACCEPTED]
+        report.errors.append("the reference does not pass every case: " + "; ".join(bad))
+    solutions = problem.solutions()
+    valid = {v.value for v in Verdict}
+    if not any(exp == "accepted" for exp, _ in solutions):
+        report.errors.append("solutions/accepted/ holds no solution")
+    if not any(exp != "accepted" for exp, _ in solutions):
+        report.errors.append("no must-fail solutions under solutions/")
+    accepted_ratios: list[float] = []
+    wrong_ratios: list[float] = []
+    for expected, path in solutions:
+        if expected not in valid:
+            report.errors.append(f"solutions/{expected}/ is not a verdict name")
+            continue
+        graded = grade_detailed(problem, {path.name: path.read_bytes()}, settings=settings)
+        r = graded.report
+        worst = max(graded.error_ratios.values()) if graded.error_ratios else None
+        res = SolutionResult(
+            file=str(path.relative_to(problem.path)), expected=expected, verdict=r.verdict.value,
+            ok=r.verdict.value == expected, score=r.score, max_error_ratio=worst, wall_s=r.wall_s,
+            failed_cases=[c.name for c in r.cases if c.verdict is not Verdict.ACCEPTED],
+        )
+        report.solutions.append(res)
+        if not res.ok:
+            report.errors.append(f"{res.file}: expected {expected}, got {r.verdict.value}")
+        if expected == "accepted" and worst is not None:
+            accepted_ratios.append(worst)
+        if expected == "wrong_answer" and worst is not None:
+            wrong_ratios.append(worst)
+    if accepted_ratios:
+        report.accepted_max_error_ratio = max(accepted_ratios)
+    if wrong_ratios:
+        report.wrong_min_error_ratio = min(wrong_ratios)
+    a, w = report.accepted_max_error_ratio, report.wrong_min_error_ratio
+    if a is not None and w is not None:
+        report.margin = math.inf if a == 0 else w / a
+    report.ok = not report.errors
+    return report

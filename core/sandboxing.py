@@ -1,0 +1,54 @@
+"""Choosing the isolation backend. With none usable, the judge refuses to grade."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Protocol
+
+from core.errors import SandboxUnavailableError
+from core.settings import Settings
+from sandbox.backends.base import RunResult, RunSpec
+
+
+class IsolatingBackend(Protocol):
+    """A sandbox backend as the grading pipeline uses it."""
+
+    name: str
+
+    def available(self) -> tuple[bool, str]: ...
+
+    def inside_job_dir(self, job_dir: Path) -> str: ...
+
+    def run(self, spec: RunSpec) -> RunResult: ...
+
+
+@lru_cache(maxsize=8)
+def _probe(kind: str, uid: int, image: str, runtime: str) -> tuple[IsolatingBackend | None, str]:
+    backend: IsolatingBackend
+    if kind == "process":
+        from sandbox.backends.process import ProcessSandbox
+
+        backend = ProcessSandbox(uid=uid)
+    else:
+        try:
+            from sandbox.backends.docker import DockerSandbox
+        except ImportError as exc:
+            return None, f"docker backend unavailable: {exc}"
+        backend = DockerSandbox(image=image, runtime=runtime or None)
+    ok, why = backend.available()
+    return (backend if ok else None), why
+
+
+def get_backend(settings: Settings) -> IsolatingBackend:
+    """The configured backend ("auto": process, else docker), or SandboxUnavailableError."""
+    kinds = ["process", "docker"] if settings.sandbox == "auto" else [settings.sandbox]
+    reasons = []
+    for kind in kinds:
+        backend, why = _probe(kind, settings.sandbox_uid, settings.sandbox_image, settings.sandbox_runtime)
+        if backend is not None:
+            return backend
+        reasons.append(f"{kind}: {why}")
+    raise SandboxUnavailableError(
+        "no usable sandbox backend, refusing to run student code unsandboxed (" + "; ".join(reasons) + ")"
+    )

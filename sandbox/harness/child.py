@@ -1,0 +1,238 @@
+"""One case, run in a forked child of the supervisor. Everything here is untrusted territory:
+the student's code shares this process, so nothing it reports is believed without a check
+outside (values are compared outside the sandbox; timings are taken by the supervisor)."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import resource
+import sys
+import time
+import traceback
+import types
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from sandbox import protocol
+from sandbox.harness import CaseContext, RuleViolation, WrongAnswer
+from sandbox.harness.rules import RuleTracer
+
+DTYPES = {
+    "float32": torch.float32,
+    "float64": torch.float64,
+    "float16": torch.float16,
+    "bfloat16": torch.bfloat16,
+}
+
+_OOM_MARKERS = ("can't allocate memory", "not enough memory", "out of memory", "CUDA out of memory")
+
+
+class CompileFailure(Exception):
+    """The submission could not be imported or lacks an entry point."""
+
+
+def student_traceback(exc: BaseException, submission_dir: str) -> str:
+    """The traceback with the judge's frames removed: only the student's files remain."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(submission_dir)]
+    lines = ["Traceback (most recent call last):\n"] if frames else []
+    for f in frames:
+        name = f.filename[len(submission_dir) :].lstrip("/")
+        lines.append(f'  File "{name}", line {f.lineno}, in {f.name}\n')
+        if f.line:
+            lines.append(f"    {f.line}\n")
+    lines.extend(traceback.format_exception_only(type(exc), exc))
+    return "".join(lines)[-4000:]
+
+
+def load_submission(submission_dir: str, entry_points: list[str]) -> types.SimpleNamespace:
+    """Import the submission's modules and resolve every module:symbol entry point."""
+    if submission_dir not in sys.path:
+        sys.path.insert(0, submission_dir)
+    ns = types.SimpleNamespace()
+    for entry in entry_points:
+        module_name, symbol = entry.split(":", 1)
+        try:
+            module = importlib.import_module(module_name)
+        except BaseException as exc:  # noqa: BLE001 - anything at import time is the student's
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise CompileFailure(f"importing {module_name} exited: {exc!r}") from exc
+            raise CompileFailure(
+                f"importing {module_name} failed:\n{student_traceback(exc, submission_dir)}"
+            ) from exc
+        if not hasattr(module, symbol):
+            raise CompileFailure(f"missing entry point: {module_name}.py defines no `{symbol}`")
+        setattr(ns, symbol, getattr(module, symbol))
+    return ns
+
+
+def load_driver(path: str) -> types.ModuleType:
+    """Import the problem's driver from its file."""
+    spec = importlib.util.spec_from_file_location("tj_problem_driver", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _snapshot_inputs(inputs: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    tensors: dict[str, torch.Tensor] = {}
+    meta: dict[str, Any] = {}
+    for key, value in inputs.items():
+        if type(value) is not torch.Tensor and not isinstance(value, torch.nn.Parameter):
+            continue
+        tensors[f"in.{key}"] = value.detach().clone()
+        grad = value.grad
+        meta[key] = {"requires_grad": bool(value.requires_grad), "has_grad": grad is not None}
+        if grad is not None:
+            tensors[f"ingrad.{key}"] = grad.detach().clone()
+    return tensors, meta
+
+
+def _plain_outputs(outputs: Any) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    if not isinstance(outputs, dict):
+        raise WrongAnswer(f"the driver got {type(outputs).__name__}, not a dict of tensors")
+    plain: dict[str, torch.Tensor] = {}
+    devices: dict[str, str] = {}
+    for key, value in outputs.items():
+        if type(value) is not torch.Tensor:
+            raise WrongAnswer(
+                f"output `{key}` is a {type(value).__name__}; return a plain torch.Tensor"
+            )
+        devices[key] = value.device.type
+        plain[f"out.{key}"] = value.detach().to("cpu").contiguous()
+    return plain, devices
+
+
+def run_case(job: dict[str, Any], case: dict[str, Any], send: Callable[[bytes], None], go_fd: int) -> None:
+    """Run one case and send its result; always sends exactly one result message."""
+    result: dict[str, Any] = {"type": "result", "case": case["name"]}
+    blob: bytes | None = None
+    submission_dir = job["submission_dir"]
+    tracer: RuleTracer | None = None
+    try:
+        import safetensors.torch as st
+
+        # Bound before the student's code loads, so patching these names later changes nothing.
+        sync = torch.cuda.synchronize if case["device"] == "cuda" else (lambda: None)
+        clock = time.perf_counter_ns
+        driver = load_driver(job["driver"])
+        sub = load_submission(submission_dir, job["entry_points"])
+        ctx = CaseContext(
+            name=case["name"],
+            params=dict(case["params"]),
+            dtype=DTYPES[case["dtype"]],
+            device=case["device"],
+            visibility=case["visibility"],
+            seed=int(case["seed"]),
+            mutable_inputs=list(case.get("mutable_inputs", [])),
+        )
+        torch.manual_seed(ctx.seed)
+        inputs = driver.generate_inputs(ctx, ctx.seed)
+        before, before_meta = _snapshot_inputs(inputs)
+        rules = job.get("rules", {})
+        tracer = RuleTracer(rules.get("forbidden_calls", []), bool(rules.get("forbid_autograd")))
+        with tracer:
+            outputs = driver.run(sub, inputs, ctx)
+            stack_ok = torch._C._len_torch_function_stack() == 1
+        if tracer.violations:
+            raise RuleViolation(tracer.violations[0])
+        if not stack_ok:
+            raise RuleViolation("the submission tampered with the judge's torch function tracing")
+        tensors, devices = _plain_outputs(outputs)
+        if job["mode"] == "reference":
+            tensors.update(before)
+            result["input_meta"] = before_meta
+        else:
+            after, after_meta = _snapshot_inputs(inputs)
+            tensors.update(after)
+            result["input_meta"] = after_meta
+        result["devices"] = devices
+        blob = st.save(tensors)
+        result["status"] = "ok"
+        if case.get("timed"):
+            thunk = driver.timed(sub, inputs, ctx) if hasattr(driver, "timed") else (
+                lambda: driver.run(sub, inputs, ctx)
+            )
+            send(protocol.encode_json(result))
+            send(protocol.encode(protocol.TENSORS, blob))
+            blob = None
+            _timing_loop(thunk, sync, clock, send, go_fd, tracer)
+            return
+    except RuleViolation as exc:
+        result.update(status="rule_violation", message=str(exc))
+    except CompileFailure as exc:
+        result.update(status="compile_error", message=str(exc))
+    except WrongAnswer as exc:
+        result.update(status="wrong", message=str(exc))
+    except MemoryError:
+        result.update(status="oom", message="MemoryError")
+    except BaseException as exc:  # noqa: BLE001 - a crash in student code is a verdict
+        if tracer is not None and tracer.violations:
+            result.update(status="rule_violation", message=tracer.violations[0])
+        else:
+            text = student_traceback(exc, submission_dir)
+            oom = any(m in str(exc) for m in _OOM_MARKERS)
+            result.update(status="oom" if oom else "error", message=text)
+    send(protocol.encode_json(result))
+    if blob is not None:
+        send(protocol.encode(protocol.TENSORS, blob))
+
+
+def _timing_loop(
+    thunk: Callable[[], Any],
+    sync: Callable[[], None],
+    clock: Callable[[], int],
+    send: Callable[[bytes], None],
+    go_fd: int,
+    tracer: RuleTracer,
+) -> None:
+    """Each iteration starts when the supervisor writes a nonce and ends when we echo it."""
+    send(protocol.encode_json({"type": "timing_ready"}))
+    with tracer:
+        while True:
+            nonce = protocol.read_exact(go_fd, 8)
+            if nonce is None or nonce == b"\0" * 8:
+                return
+            t0 = clock()
+            thunk()
+            sync()
+            t1 = clock()
+            send(protocol.encode_json({"type": "tock", "nonce": nonce.hex(), "self_ns": t1 - t0}))
+
+
+def child_main(job: dict[str, Any], case: dict[str, Any], msg_fd: int, go_fd: int) -> None:
+    """Entry point of the forked child; never returns."""
+    code = 0
+    try:
+        limit_mb = job.get("limits", {}).get("address_space_mb")
+        if limit_mb and case["device"] != "cuda":
+            lim = int(limit_mb) << 20
+            resource.setrlimit(resource.RLIMIT_AS, (lim, lim))
+        os.chdir(job.get("workdir", "/tmp"))
+
+        def send(data: bytes) -> None:
+            # Flush the student's prints first, so they are captured before the case ends.
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()
+                except BaseException:  # noqa: BLE001
+                    pass
+            protocol.write_all(msg_fd, data)
+
+        run_case(job, case, send, go_fd)
+    except BaseException:  # noqa: BLE001
+        code = 3
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except BaseException:  # noqa: BLE001
+            pass
+        os._exit(code)
+
+
+__all__ = ["child_main", "load_submission", "student_traceback", "Path"]
