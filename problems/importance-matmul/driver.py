@@ -110,11 +110,11 @@ def generate_inputs(case, seed: int) -> dict:
     return inputs
 
 
-def _call(sub, inputs: dict, case):
+def _call(sub, inputs: dict, case, with_grads: bool = True):
     nh, top_p, top_k, _, call = _settings(case)
     f = sub.matmul_with_importance
     x, w, pr = inputs["input"], inputs["weight"], inputs["probs"]
-    g = inputs.get("grad_output")
+    g = inputs.get("grad_output") if with_grads else None
     if call == "defaults":
         return f(x, w, pr)
     if call == "positional":
@@ -163,11 +163,25 @@ def _unpack(result, with_grads: bool, which: str):
 
 def run(sub, inputs: dict, case) -> dict:
     with_grads = "grad_output" in inputs
+    res = {}
+    if with_grads:
+        # Probe without grad_output first. grad_output is sized for the right selection, so a
+        # submission that keeps the wrong tokens would otherwise crash inside its own backward
+        # code; report the selection instead.
+        probe = _unpack(_call(sub, inputs, case, with_grads=False), False, "first")
+        t = inputs["grad_output"].shape[0]
+        got = probe["output"]
+        if got.dim() != 3 or got.shape[0] != t:
+            raise WrongAnswer(
+                f"without grad_output, output has shape {list(got.shape)}: expected {t} kept "
+                f"tokens in dimension 0 (shape [t, num_heads, e])"
+            )
+        res["output_without_grad"] = got
     first = _unpack(_call(sub, inputs, case), with_grads, "first")
     # Same tensors again: state kept between calls (accumulated .grad, cached buffers)
     # shows up as a difference in the second result.
     second = _unpack(_call(sub, inputs, case), with_grads, "second")
-    res = dict(first)
+    res.update(first)
     res.update({f"{k}_second_call": v for k, v in second.items()})
     return res
 

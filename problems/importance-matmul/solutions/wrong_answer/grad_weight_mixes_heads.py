@@ -1,0 +1,32 @@
+"""Wrong answer: grad_weight = X^T (sum over heads of G); right shape, but every head's block
+picks up the other heads' output gradients (only correct with one head)."""
+from typing import Optional, Tuple
+
+import torch
+
+
+def matmul_with_importance(
+    input: torch.Tensor,
+    weight: torch.Tensor,
+    probs: torch.Tensor,
+    grad_output: Optional[torch.Tensor] = None,
+    num_heads: int = 1,
+    top_p: float = 1.0,
+    top_k: Optional[int] = None,
+) -> Tuple[torch.Tensor, Optional[torch.Tensor], Optional[torch.Tensor]]:
+    b, s, h = input.shape
+    e = weight.shape[1]
+    d = h // num_heads
+    mask = probs >= top_p
+    if top_k is not None and top_k < s:
+        mask &= probs >= probs.topk(top_k, dim=-1).values[:, -1:]
+    x2 = input.detach()[mask]                                 # [t, h]
+    x = x2.view(-1, num_heads, d)
+    w = weight.detach().view(num_heads, d, e)
+    out = torch.einsum("tnd,nde->tne", x, w)
+    if grad_output is None:
+        return out, None, None
+    gi = torch.zeros_like(input)
+    gi[mask] = torch.einsum("tne,nde->tnd", grad_output, w).reshape(-1, h)
+    gw = x2.T @ grad_output.sum(dim=1)
+    return out, gi, gw
