@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -63,7 +63,8 @@ def get_optional_user(
     user = user_service.user_for_token(session, token)
     if user is None:
         raise AuthError("invalid or revoked token")
-    session.commit()  # last_used_at
+    if session.dirty:
+        session.commit()  # last_used_at
     return user
 
 
@@ -98,3 +99,7 @@ def get_admin_user(user: CurrentUser) -> User:
 
 
 AdminUser = Annotated[User, Depends(get_admin_user)]
+
+
+MAX_ID = 2_147_483_647
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="a numeric id")]

@@ -104,7 +104,7 @@ class UploadResult(BaseModel):
 class PublishRequest(BaseModel):
     """Which version to publish (default: the newest); force skips the validation gate."""
 
-    version_id: int | None = None
+    version_id: int | None = Field(default=None, ge=1, le=2_147_483_647)
     force: bool = False
 
 

@@ -88,9 +88,7 @@ def unpublish(slug: str, session: SessionDep, user: StaffUser) -> VersionPublic:
 
 
 @router.post("/{slug}/rejudge", response_model=JobsQueued)
-def rejudge_problem(
-    slug: str, session: SessionDep, user: StaffUser, dispatcher: DispatcherDep
-) -> JobsQueued:
+def rejudge_problem(slug: str, session: SessionDep, user: StaffUser, dispatcher: DispatcherDep) -> JobsQueued:
     """Grade every submission of a problem again against its current version."""
     jobs = submission_service.rejudge_problem(session, slug, user)
     session.commit()

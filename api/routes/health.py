@@ -27,5 +27,7 @@ def health(session: SessionDep, dispatcher: DispatcherDep) -> JSONResponse:
         "broker": "ok" if broker else "down",
     }
     if not ok:
-        body["detail"] = "dependencies down: " + ", ".join(k for k in ("database", "broker") if body[k] == "down")
+        body["detail"] = "dependencies down: " + ", ".join(
+            k for k in ("database", "broker") if body[k] == "down"
+        )
     return JSONResponse(body, status_code=200 if ok else 503)

@@ -12,7 +12,7 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 from sse_starlette.sse import EventSourceResponse
 
-from api.deps import CurrentUser, DispatcherDep, SessionDep, SettingsDep
+from api.deps import IdPath, CurrentUser, DispatcherDep, SessionDep, SettingsDep
 from api.dispatch import Dispatcher
 from api.schemas import CasePublic, JobsQueued, Progress, SubmissionPublic
 from core.db.base import session_scope
@@ -96,8 +96,11 @@ async def submit(
     # Enqueue only after commit, so that the worker always finds the row.
     if enqueue_all(dispatcher, [service.job_of(submission)]):
         return JSONResponse(
-            {"detail": f"submission {submission.id} was saved but the grading queue is "
-             "unreachable; it will be graded when the queue is back", "id": submission.id},
+            {
+                "detail": f"submission {submission.id} was saved but the grading queue is "
+                "unreachable; it will be graded when the queue is back",
+                "id": submission.id,
+            },
             status_code=503,
         )
     return to_public(submission)
@@ -120,13 +123,13 @@ def list_submissions(
 
 
 @router.get("/{submission_id}", response_model=SubmissionPublic)
-def get_submission(submission_id: int, session: SessionDep, user: CurrentUser) -> SubmissionPublic:
+def get_submission(submission_id: IdPath, session: SessionDep, user: CurrentUser) -> SubmissionPublic:
     """One submission with per-case results and progress."""
     return to_public(service.get(session, submission_id, user))
 
 
 @router.get("/{submission_id}/files/{path:path}")
-def get_file(submission_id: int, path: str, session: SessionDep, user: CurrentUser) -> Response:
+def get_file(submission_id: IdPath, path: str, session: SessionDep, user: CurrentUser) -> Response:
     """The content of one submitted file (its owner and staff only)."""
     submission = service.get(session, submission_id, user)
     for f in submission.files:
@@ -135,7 +138,7 @@ def get_file(submission_id: int, path: str, session: SessionDep, user: CurrentUs
     raise NotFoundError(f"submission {submission_id} has no file {path!r}")
 
 
-def _snapshot(settings: Settings, submission_id: int) -> dict[str, Any] | None:
+def _snapshot(settings: Settings, submission_id: IdPath) -> dict[str, Any] | None:
     with session_scope(settings.effective_database_url) as session:
         submission = session.get(Submission, submission_id)
         return service.status_view(submission) if submission else None
@@ -143,7 +146,7 @@ def _snapshot(settings: Settings, submission_id: int) -> dict[str, Any] | None:
 
 @router.get("/{submission_id}/events")
 async def events(
-    submission_id: int, request: Request, session: SessionDep, settings: SettingsDep, user: CurrentUser
+    submission_id: IdPath, request: Request, session: SessionDep, settings: SettingsDep, user: CurrentUser
 ) -> EventSourceResponse:
     """Server-sent events: `progress` on every change, then one `done` and the stream ends."""
     await anyio.to_thread.run_sync(lambda: service.get(session, submission_id, user))
@@ -170,11 +173,10 @@ async def events(
 
 @router.post("/{submission_id}/rejudge", response_model=JobsQueued)
 def rejudge(
-    submission_id: int, session: SessionDep, user: CurrentUser, dispatcher: DispatcherDep
+    submission_id: IdPath, session: SessionDep, user: CurrentUser, dispatcher: DispatcherDep
 ) -> JobsQueued:
     """Grade one submission again against its problem's current version (staff only)."""
     job = service.rejudge_one(session, submission_id, user)
     session.commit()
     enqueue_all(dispatcher, [job])
     return JobsQueued(queued=[job.submission_id])
-

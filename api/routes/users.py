@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import AdminUser, SessionDep
+from api.deps import IdPath, AdminUser, SessionDep
 from api.schemas import TokenPublic, UserCreate, UserPublic, UserUpdate
 from core.services import users as user_service
 
@@ -27,18 +27,16 @@ def create_user(body: UserCreate, session: SessionDep, admin: AdminUser) -> Toke
 
 
 @router.patch("/{user_id}", response_model=UserPublic)
-def update_user(user_id: int, body: UserUpdate, session: SessionDep, admin: AdminUser) -> UserPublic:
+def update_user(user_id: IdPath, body: UserUpdate, session: SessionDep, admin: AdminUser) -> UserPublic:
     """Change a user's role, activity or password."""
     user = user_service.get_user(session, user_id)
-    user_service.update_user(
-        session, user, role=body.role, is_active=body.is_active, password=body.password
-    )
+    user_service.update_user(session, user, role=body.role, is_active=body.is_active, password=body.password)
     session.commit()
     return UserPublic.model_validate(user)
 
 
 @router.post("/{user_id}/tokens", response_model=TokenPublic, status_code=201)
-def issue_token(user_id: int, session: SessionDep, admin: AdminUser) -> TokenPublic:
+def issue_token(user_id: IdPath, session: SessionDep, admin: AdminUser) -> TokenPublic:
     """Issue another API token for a user."""
     user = user_service.get_user(session, user_id)
     token = user_service.issue_token(session, user, "issued by admin")
@@ -47,7 +45,7 @@ def issue_token(user_id: int, session: SessionDep, admin: AdminUser) -> TokenPub
 
 
 @router.delete("/{user_id}/tokens", response_model=UserPublic)
-def revoke_tokens(user_id: int, session: SessionDep, admin: AdminUser) -> UserPublic:
+def revoke_tokens(user_id: IdPath, session: SessionDep, admin: AdminUser) -> UserPublic:
     """Revoke every token of a user."""
     user = user_service.get_user(session, user_id)
     user_service.revoke_tokens(session, user)

@@ -119,7 +119,7 @@ class ProblemVersion(Base):
     starter: Mapped[str] = mapped_column(Text, default="")
     summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # limits, public cases
     needs_gpu: Mapped[bool] = mapped_column(Boolean, default=False)
-    archive: Mapped[bytes] = mapped_column(LargeBinary)
+    archive: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     validation: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     uploaded_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")

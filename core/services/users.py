@@ -68,7 +68,10 @@ def user_for_token(session: Session, token: str) -> User | None:
     )
     if row is None or not row.user.is_active:
         return None
-    row.last_used_at = utcnow()
+    now = utcnow()
+    # Touch last_used_at at most once a minute: a write per request would serialize reads.
+    if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
+        row.last_used_at = now
     return row.user
 
 

@@ -1,0 +1,131 @@
+"""What every page router shares: templates, the signed-in user, CSRF tokens, redirects."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
+
+from api.deps import TOKEN_COOKIE, SessionDep, get_session
+from api.pages import render
+from core.db.models import Role, User
+from core.services import users as user_service
+from core.services.errors import ForbiddenError
+from core.settings import Settings
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+templates.env.filters.update(
+    verdict_label=render.verdict_label,
+    ratio=render.format_ratio,
+    when=render.format_when,
+    num=render.format_number,
+)
+templates.env.globals.update(
+    heatmap_svg=render.heatmap_svg, histogram_svg=render.histogram_svg, markdown=render.markdown
+)
+
+
+class LoginRequired(Exception):
+    """Raised by pages that need a signed-in user; browsers are sent to /login."""
+
+
+def _token_from(request: Request) -> tuple[str | None, bool]:
+    """(token, came from the cookie)."""
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip(), False
+    return request.cookies.get(TOKEN_COOKIE), True
+
+
+def get_page_user(request: Request, session: SessionDep) -> User | None:
+    """The viewer from a bearer token or the session cookie; a stale cookie means anonymous."""
+    token, from_cookie = _token_from(request)
+    request.state.token, request.state.token_from_cookie = token, from_cookie
+    if not token:
+        return None
+    user = user_service.user_for_token(session, token)
+    if user is not None:
+        session.commit()  # last_used_at
+    request.state.user = user
+    return user
+
+
+PageUser = Annotated[User | None, Depends(get_page_user)]
+
+
+def require_user(user: PageUser) -> User:
+    """A signed-in viewer (anonymous browsers are redirected to sign in)."""
+    if user is None:
+        raise LoginRequired()
+    return user
+
+
+SignedIn = Annotated[User, Depends(require_user)]
+
+
+def require_staff(user: SignedIn) -> User:
+    """An instructor or an admin."""
+    if user.role not in (Role.INSTRUCTOR, Role.ADMIN):
+        raise ForbiddenError("This page is for instructors.")
+    return user
+
+
+Staff = Annotated[User, Depends(require_staff)]
+
+
+def require_admin(user: SignedIn) -> User:
+    """An admin."""
+    if user.role is not Role.ADMIN:
+        raise ForbiddenError("This page is for admins.")
+    return user
+
+
+Admin = Annotated[User, Depends(require_admin)]
+
+
+def csrf_token(request: Request) -> str:
+    """A per-session token for forms: an HMAC of the session token (empty when anonymous)."""
+    token = getattr(request.state, "token", None)
+    if not token:
+        return ""
+    settings: Settings = request.app.state.settings
+    key = settings.resolved_secret().encode()
+    return hmac.new(key, b"csrf:" + token.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def check_csrf(request: Request, supplied: str) -> None:
+    """Refuse a cookie-authenticated form post without the right CSRF token. Posts that
+    carry a bearer header are scripts, which no other site can forge."""
+    if not getattr(request.state, "token_from_cookie", True):
+        return
+    expected = csrf_token(request)
+    if not expected or not hmac.compare_digest(expected, supplied or ""):
+        raise ForbiddenError("The form expired or came from another site; reload the page and retry.")
+
+
+def page(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """Render a full page (or fragment) with the shared context."""
+    context.setdefault("user", getattr(request.state, "user", None))
+    context.setdefault("csrf", csrf_token(request))
+    context.setdefault("flash", request.query_params.get("flash", ""))
+    return templates.TemplateResponse(request, template, context, status_code=status_code)
+
+
+def redirect(url: str, flash: str = "") -> RedirectResponse:
+    """A 303 redirect (after a form post), optionally with a one-line notice."""
+    if flash:
+        url += ("&" if "?" in url else "?") + "flash=" + quote(flash)
+    return RedirectResponse(url, status_code=303)
+
+
+def db_session(request: Request) -> Session:
+    """A session outside dependency injection (error pages)."""
+    return next(get_session(request.app.state.settings))

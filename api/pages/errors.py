@@ -1,0 +1,118 @@
+"""HTML error pages for browsers; the JSON API under /api keeps its JSON errors."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.pages.common import LoginRequired, page
+from core.errors import ProblemError, SubmissionError, TensorJudgeError
+from core.services.errors import AuthError, ConflictError, ForbiddenError, NotFoundError
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Request, Exception], Awaitable[Response]]
+
+TITLES = {
+    400: "Bad request",
+    401: "Please sign in",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    422: "Cannot process this",
+    500: "Something went wrong",
+}
+
+_STATUS: list[tuple[type[TensorJudgeError], int]] = [
+    (AuthError, 401),
+    (ForbiddenError, 403),
+    (NotFoundError, 404),
+    (ConflictError, 409),
+    (SubmissionError, 422),
+    (ProblemError, 422),
+]
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith(("/api/", "/docs", "/static/"))
+
+
+def error_page(request: Request, status: int, message: str) -> Response:
+    """The HTML page for an error status."""
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    response = page(
+        request,
+        "error.html",
+        status_code=status,
+        status=status,
+        title=TITLES.get(status, "Error"),
+        message=message,
+    )
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
+def install(app: FastAPI) -> None:
+    """Wrap the API's error handlers: pages get HTML, /api keeps JSON."""
+    original: dict[type[Exception], Handler] = {
+        cls: app.exception_handlers[cls]  # type: ignore[misc]
+        for cls in (TensorJudgeError, RequestValidationError, StarletteHTTPException, Exception)
+        if cls in app.exception_handlers
+    }
+
+    async def _fallback(request: Request, exc: Exception) -> Response:
+        return error_page(request, 500, "An unexpected error occurred.")
+
+    def wrap(cls: type[Exception], to_html: Callable[[Request, Exception], Response]) -> None:
+        json_handler = original.get(cls, _fallback)
+
+        async def handler(request: Request, exc: Exception) -> Response:
+            if _is_api(request):
+                return await json_handler(request, exc)
+            return to_html(request, exc)
+
+        app.add_exception_handler(cls, handler)
+
+    def user_error(request: Request, exc: Exception) -> Response:
+        status = next((code for cls, code in _STATUS if isinstance(exc, cls)), 400)
+        return error_page(request, status, str(exc))
+
+    def validation(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        fields = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body')}: {e.get('msg', 'invalid')}"
+            for e in exc.errors()[:5]
+        )
+        return error_page(request, 422, f"The form or address is not valid ({fields}).")
+
+    def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        if exc.status_code == 404 and message == "Not Found":
+            message = "There is no page at this address."
+        return error_page(request, exc.status_code, message)
+
+    def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s", request.url.path, exc_info=exc)
+        return error_page(request, 500, "An unexpected error occurred; it has been logged.")
+
+    wrap(TensorJudgeError, user_error)
+    wrap(RequestValidationError, validation)
+    wrap(StarletteHTTPException, http_error)
+    wrap(Exception, unexpected)
+
+    @app.exception_handler(LoginRequired)
+    async def _login_required(request: Request, exc: LoginRequired) -> Response:
+        accepts_html = "text/html" in request.headers.get("accept", "")
+        if request.method == "GET" and accepts_html:
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+        return error_page(request, 401, "Sign in to see this page.")

@@ -1,0 +1,270 @@
+"""Instructor pages: packages (upload, edit, validate, publish), rejudge, submissions, exports."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import anyio
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, Response
+
+from api.deps import DispatcherDep, SessionDep, SettingsDep
+from api.pages.common import SignedIn, Staff, check_csrf, page, redirect
+from api.routes.submissions import enqueue_all
+from core.db.models import ProblemVersion, Submission, SubmissionStatus
+from core.errors import ProblemError
+from core.services import problems as problem_service
+from core.services import submissions as submission_service
+from core.services import web_packages, web_queries
+from core.services.errors import NotFoundError
+from core.services.problems import PACKAGE_LIMITS
+from core.verdicts import Verdict
+
+router = APIRouter()
+
+
+def _start_validation(request: Request, version: ProblemVersion) -> None:
+    request.app.state.validations.start(request.app.state.settings, version.id)
+
+
+@router.get("/instructor", response_class=HTMLResponse)
+def dashboard(request: Request, session: SessionDep, user: Staff) -> HTMLResponse:
+    """Every problem (drafts included) with its versions, and the upload form."""
+    problems = problem_service.list_problems(session, user)
+    rows = [
+        {
+            "problem": p,
+            "latest": (problem_service.list_versions(session, p) or [None])[0],
+            "counts": web_queries.verdict_counts(session, p),
+        }
+        for p in problems
+    ]
+    return page(request, "instructor/dashboard.html", rows=rows)
+
+
+@router.post("/instructor/problems")
+async def upload(
+    request: Request,
+    session: SessionDep,
+    user: Staff,
+    package: Annotated[UploadFile, File()],
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """Stage an uploaded package as a new version and start validating it."""
+    check_csrf(request, csrf)
+    data = await package.read(PACKAGE_LIMITS.max_bytes + 1)
+    if len(data) > PACKAGE_LIMITS.max_bytes:
+        raise ProblemError(f"package too large: at most {PACKAGE_LIMITS.max_bytes} bytes")
+    name = package.filename or "package.zip"
+
+    def _stage() -> ProblemVersion:
+        version = web_packages.stage_upload(session, name, data, user)
+        if web_packages.needs_validation(version):
+            web_packages.mark_running(version)
+        session.commit()
+        return version
+
+    version = await anyio.to_thread.run_sync(_stage)
+    _start_validation(request, version)
+    return redirect(f"/instructor/problems/{version.problem.slug}?version={version.id}", "Package uploaded.")
+
+
+def _version(session: SessionDep, slug: str, version_id: int | None, user: SignedIn) -> ProblemVersion:
+    problem = problem_service.get_problem(session, slug, user, include_unpublished=True)
+    versions = problem_service.list_versions(session, problem)
+    if not versions:
+        raise NotFoundError(f"problem {slug!r} has no versions")
+    if version_id is None:
+        return versions[0]
+    for v in versions:
+        if v.id == version_id:
+            return v
+    raise NotFoundError(f"problem {slug!r} has no version {version_id}")
+
+
+@router.get("/instructor/problems/{slug}", response_class=HTMLResponse)
+def problem_admin(
+    request: Request, slug: str, session: SessionDep, user: Staff, version: int | None = None
+) -> HTMLResponse:
+    """A problem's versions and the validation report of one of them."""
+    problem = problem_service.get_problem(session, slug, user, include_unpublished=True)
+    selected = _version(session, slug, version, user)
+    return page(
+        request,
+        "instructor/problem.html",
+        problem=problem,
+        versions=problem_service.list_versions(session, problem),
+        selected=selected,
+        report=selected.validation,
+        active=request.app.state.validations.is_active(selected.id),
+        counts=web_queries.verdict_counts(session, problem),
+    )
+
+
+@router.get("/instructor/problems/{slug}/versions/{version_id}/report", response_class=HTMLResponse)
+def report_fragment(
+    request: Request, slug: str, version_id: int, session: SessionDep, user: Staff
+) -> HTMLResponse:
+    """The validation report part of the page (polled while validating)."""
+    selected = _version(session, slug, version_id, user)
+    return page(
+        request,
+        "instructor/_report.html",
+        problem=selected.problem,
+        selected=selected,
+        report=selected.validation,
+        active=request.app.state.validations.is_active(selected.id),
+    )
+
+
+@router.post("/instructor/problems/{slug}/versions/{version_id}/validate")
+def revalidate(
+    request: Request, slug: str, version_id: int, session: SessionDep, user: Staff,
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """Validate a version (again)."""
+    check_csrf(request, csrf)
+    selected = _version(session, slug, version_id, user)
+    web_packages.mark_running(selected)
+    session.commit()
+    _start_validation(request, selected)
+    return redirect(f"/instructor/problems/{slug}?version={selected.id}", "Validation started.")
+
+
+@router.post("/instructor/problems/{slug}/publish")
+def publish(
+    request: Request, slug: str, session: SessionDep, user: Staff,
+    version_id: Annotated[int, Form()], csrf: Annotated[str, Form()] = "",
+    force: Annotated[bool, Form()] = False,
+) -> Response:
+    """Make a validated version what students see."""
+    check_csrf(request, csrf)
+    problem_service.publish(session, slug, version_id, force=force)
+    session.commit()
+    return redirect(f"/instructor/problems/{slug}?version={version_id}", f"Version {version_id} is published.")
+
+
+@router.post("/instructor/problems/{slug}/unpublish")
+def unpublish(request: Request, slug: str, session: SessionDep, user: Staff, csrf: Annotated[str, Form()] = "") -> Response:
+    """Hide a problem from students."""
+    check_csrf(request, csrf)
+    problem_service.unpublish(session, slug)
+    session.commit()
+    return redirect(f"/instructor/problems/{slug}", "The problem is hidden from students.")
+
+
+@router.post("/instructor/problems/{slug}/rejudge")
+def rejudge_problem(
+    request: Request, slug: str, session: SessionDep, user: Staff, dispatcher: DispatcherDep,
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """Grade every submission of the problem again against its current version."""
+    check_csrf(request, csrf)
+    jobs = submission_service.rejudge_problem(session, slug, user)
+    session.commit()
+    failed = enqueue_all(dispatcher, jobs)
+    note = f"{len(jobs)} submissions queued for rejudging."
+    if failed:
+        note += f" {len(failed)} could not reach the queue."
+    return redirect(f"/instructor/submissions?problem={slug}", note)
+
+
+@router.get("/instructor/problems/{slug}/edit", response_class=HTMLResponse)
+def edit_form(
+    request: Request, slug: str, session: SessionDep, user: Staff, version: int | None = None
+) -> HTMLResponse:
+    """Edit the text files of a version; saving stages a new version."""
+    selected = _version(session, slug, version, user)
+    return page(
+        request, "instructor/edit.html", problem=selected.problem, selected=selected,
+        texts=web_packages.editable_texts(selected),
+    )
+
+
+@router.post("/instructor/problems/{slug}/edit")
+async def save_edit(request: Request, slug: str, session: SessionDep, user: Staff) -> Response:
+    """Stage the edited package as a new version and validate it."""
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf", "")))
+    base_id = int(str(form.get("version_id", "0")) or 0)
+    edits = {name: str(form[name]) for name in web_packages.EDITABLE if name in form}
+
+    def _stage() -> ProblemVersion:
+        base = _version(session, slug, base_id or None, user)
+        version = web_packages.stage_edit(session, base, edits, user)
+        if web_packages.needs_validation(version):
+            web_packages.mark_running(version)
+        session.commit()
+        return version
+
+    version = await anyio.to_thread.run_sync(_stage)
+    _start_validation(request, version)
+    return redirect(f"/instructor/problems/{version.problem.slug}?version={version.id}", "Saved as a new version.")
+
+
+@router.get("/instructor/submissions", response_class=HTMLResponse)
+def submissions_table(
+    request: Request, session: SessionDep, user: Staff,
+    problem: str = "", user_name: str = "", verdict: str = "", status: str = "", page_no: int = 1,
+) -> HTMLResponse:
+    """Everyone's submissions with filters."""
+    filters = web_queries.SubmissionFilter(problem, user_name, verdict, status, max(1, page_no))
+    subs, total = web_queries.filter_submissions(session, filters)
+    return page(
+        request, "instructor/submissions.html", subs=subs, total=total, filters=filters,
+        problems=problem_service.list_problems(session, user),
+        verdicts=[v.value for v in Verdict], statuses=[s.value for s in SubmissionStatus],
+        page_size=web_queries.PAGE_SIZE,
+    )
+
+
+@router.post("/instructor/submissions/{submission_id}/rejudge")
+def rejudge_one(
+    request: Request, submission_id: int, session: SessionDep, user: Staff, dispatcher: DispatcherDep,
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """Grade one submission again."""
+    check_csrf(request, csrf)
+    job = submission_service.rejudge_one(session, submission_id, user)
+    session.commit()
+    enqueue_all(dispatcher, [job])
+    return redirect(f"/submissions/{submission_id}", "Queued for rejudging.")
+
+
+@router.get("/instructor/export/grades.csv")
+def export_csv(session: SessionDep, user: Staff, problem: str = "") -> Response:
+    """Each student's best submission per problem as CSV."""
+    subs = web_queries.best_submissions(session, problem or None)
+    name = f"grades-{problem or 'all'}.csv"
+    return Response(
+        web_queries.grades_csv(subs),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.get("/instructor/export/gradescope.json")
+def export_gradescope(session: SessionDep, settings: SettingsDep, user: Staff, problem: str) -> Response:
+    """Per student: the Gradescope results.json of their best submission of `problem`."""
+    subs = web_queries.best_submissions(session, problem)
+    body = {
+        "format": "gradescope-results-per-student",
+        "problem": problem,
+        "students": [
+            {"user": s.user.name, "submission_id": s.id, "results": web_queries.gradescope_results(s)}
+            for s in subs
+        ],
+    }
+    return Response(
+        json.dumps(body, indent=2),
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="gradescope-{problem}.json"'},
+    )
+
+
+@router.get("/submissions/{submission_id}/results.json")
+def submission_results(submission_id: int, session: SessionDep, user: SignedIn) -> Response:
+    """One submission as a Gradescope results.json (its owner and staff)."""
+    sub: Submission = submission_service.get(session, submission_id, user)
+    return Response(json.dumps(web_queries.gradescope_results(sub), indent=2), media_type="application/json")

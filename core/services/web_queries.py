@@ -1,0 +1,193 @@
+"""Read models the web pages need beyond the JSON API: per-user problem status, filtered
+submission tables, grade exports, speed distributions and the single-token sign-out."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from core.auth import hash_token
+from core.db.models import ApiToken, Problem, Submission, SubmissionStatus, User
+from core.services import leaderboard as board
+from core.services import problems as problem_service
+
+PAGE_SIZE = 50
+
+
+def problem_statuses(session: Session, user: User) -> dict[int, str]:
+    """problem id -> 'solved' (an accepted submission) or 'attempted' (any other) for `user`."""
+    solved = func.sum(case((Submission.verdict == "accepted", 1), else_=0))
+    rows = session.execute(
+        select(Submission.problem_id, solved)
+        .where(Submission.user_id == user.id)
+        .group_by(Submission.problem_id)
+    ).all()
+    return {pid: ("solved" if (n or 0) > 0 else "attempted") for pid, n in rows}
+
+
+def best_scores(session: Session, user: User) -> dict[int, float]:
+    """problem id -> the best score `user` got on it."""
+    rows = session.execute(
+        select(Submission.problem_id, func.max(Submission.score))
+        .where(Submission.user_id == user.id, Submission.status == SubmissionStatus.DONE)
+        .group_by(Submission.problem_id)
+    ).all()
+    return {pid: float(score) for pid, score in rows if score is not None}
+
+
+@dataclass(frozen=True)
+class SubmissionFilter:
+    """The instructor table's filters; empty strings mean 'any'."""
+
+    problem: str = ""
+    user: str = ""
+    verdict: str = ""
+    status: str = ""
+    page: int = 1
+
+
+def filter_submissions(session: Session, f: SubmissionFilter) -> tuple[list[Submission], int]:
+    """One page of every user's submissions matching `f`, newest first, and the total count."""
+    query = select(Submission)
+    if f.problem:
+        query = query.join(Problem, Problem.id == Submission.problem_id).where(Problem.slug == f.problem)
+    if f.user:
+        query = query.join(User, User.id == Submission.user_id).where(User.name == f.user)
+    if f.verdict:
+        query = query.where(Submission.verdict == f.verdict)
+    if f.status:
+        try:
+            query = query.where(Submission.status == SubmissionStatus(f.status))
+        except ValueError:
+            return [], 0
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    page = max(1, f.page)
+    rows = session.scalars(
+        query.order_by(Submission.id.desc()).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
+    )
+    return list(rows), int(total)
+
+
+def best_submissions(session: Session, slug: str | None = None) -> list[Submission]:
+    """Each user's best finished submission per problem (the one the leaderboard counts)."""
+    query = select(Submission).where(
+        Submission.status == SubmissionStatus.DONE, Submission.score.is_not(None)
+    )
+    if slug:
+        problem = problem_service.get_problem(session, slug, None, include_unpublished=True)
+        query = query.where(Submission.problem_id == problem.id)
+    best: dict[tuple[int, int], Submission] = {}
+    for sub in session.scalars(query.order_by(Submission.id)):
+        key = (sub.problem_id, sub.user_id)
+        cur = best.get(key)
+        if cur is None or _better(sub, cur):
+            best[key] = sub
+    return sorted(best.values(), key=lambda s: (s.problem.slug, s.user.name))
+
+
+def _better(a: Submission, b: Submission) -> bool:
+    # Same order as the leaderboard: higher score, then faster, then earlier.
+    ka = (-(a.score or 0.0), a.speed_ratio if a.speed_ratio is not None else math.inf, a.id)
+    kb = (-(b.score or 0.0), b.speed_ratio if b.speed_ratio is not None else math.inf, b.id)
+    return ka < kb
+
+
+def grades_csv(subs: list[Submission]) -> str:
+    """One CSV row per (user, problem) best submission."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(
+        ["user", "problem", "score", "max_score", "verdict", "speed_ratio", "submission_id", "submitted_at"]
+    )
+    for s in subs:
+        writer.writerow(
+            [
+                s.user.name,
+                s.problem.slug,
+                f"{s.score or 0.0:g}",
+                f"{s.max_score or 0.0:g}",
+                s.verdict or "",
+                "" if s.speed_ratio is None else f"{s.speed_ratio:.4g}",
+                s.id,
+                s.created_at.isoformat(),
+            ]
+        )
+    return buf.getvalue()
+
+
+def gradescope_results(sub: Submission) -> dict[str, Any]:
+    """A Gradescope autograder results.json for one submission: one test per case. Hidden
+    cases are `after_published` and say only their verdict; public cases are `visible`."""
+    tests = []
+    for case in sub.cases:
+        output = case.verdict.replace("_", " ")
+        if case.message and case.visibility == "public":
+            output += f": {case.message}"
+        tests.append(
+            {
+                "name": case.name,
+                "score": case.points,
+                "max_score": case.max_points,
+                "output": output,
+                "visibility": "visible" if case.visibility == "public" else "after_published",
+                "status": "passed" if case.verdict == "accepted" else "failed",
+            }
+        )
+    return {
+        "score": sub.score or 0.0,
+        "output": f"TensorJudge submission {sub.id} on {sub.problem.slug}: {sub.verdict or sub.status.value}",
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "execution_time": sub.wall_s,
+        "tests": tests,
+        "extra_data": {
+            "tensorjudge_submission": sub.id,
+            "user": sub.user.name,
+            "problem": sub.problem.slug,
+            "speed_ratio": sub.speed_ratio,
+        },
+    }
+
+
+def speed_ratios(session: Session, slug: str | None) -> list[float]:
+    """The speed ratios of the leaderboard's rows (one per user) for a problem, or all problems."""
+    if slug:
+        entries = board.for_problem(session, slug, None, limit=1000)["entries"]
+        return [e["speed_ratio"] for e in entries if e["speed_ratio"]]
+    return [s.speed_ratio for s in best_submissions(session) if s.speed_ratio and s.problem.published]
+
+
+def mean_speed_by_user(session: Session) -> dict[str, float]:
+    """user name -> geometric mean of the speed ratios of their best submissions."""
+    logs: dict[str, list[float]] = {}
+    for s in best_submissions(session):
+        if s.speed_ratio and s.speed_ratio > 0 and s.problem.published:
+            logs.setdefault(s.user.name, []).append(math.log(s.speed_ratio))
+    return {u: math.exp(sum(v) / len(v)) for u, v in logs.items()}
+
+
+def revoke_token(session: Session, token: str) -> None:
+    """Revoke one token (sign-out of one browser); not committed."""
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+    if row is not None:
+        row.revoked = True
+
+
+def verdict_counts(session: Session, problem: Problem) -> dict[str, int]:
+    """How many submissions of a problem got each verdict (unfinished ones by status)."""
+    rows = session.execute(
+        select(Submission.verdict, Submission.status, func.count(Submission.id))
+        .where(Submission.problem_id == problem.id)
+        .group_by(Submission.verdict, Submission.status)
+    ).all()
+    out: dict[str, int] = {}
+    for verdict, status, n in rows:
+        key = verdict or status.value
+        out[key] = out.get(key, 0) + int(n)
+    return out
