@@ -53,6 +53,6 @@ class CeleryDispatcher:
             with Connection(broker_url(self.settings), transport_options=opts, connect_timeout=2) as c:
                 c.ensure_connection(max_retries=1, timeout=2)
             return True
-        except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+        except Exception as exc:
             log.warning("broker unreachable: %s", exc)
             return False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 
@@ -41,4 +42,3 @@ def grade_submission(self: Task, submission_id: int, job: int) -> str:
             return judging.Outcome.FAILED.value
         countdown = settings.task_retry_backoff_s * (2**retries)
         raise self.retry(exc=exc, countdown=countdown) from exc
-

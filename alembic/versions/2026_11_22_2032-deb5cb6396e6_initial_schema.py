@@ -10,10 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from alembic import op
 
 import core.db.base
-
+from alembic import op
 
 revision: str = "deb5cb6396e6"
 down_revision: str | Sequence[str] | None = None
@@ -30,9 +29,7 @@ def upgrade() -> None:
         sa.Column("title", sa.String(length=200), nullable=False),
         sa.Column("published", sa.Boolean(), nullable=False),
         sa.Column("current_version_id", sa.Integer(), nullable=True),
-        sa.Column(
-            "created_at", core.db.base.UTCDateTime(timezone=True), nullable=False
-        ),
+        sa.Column("created_at", core.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_problems")),
         sa.UniqueConstraint("slug", name=op.f("uq_problems_slug")),
     )
@@ -55,9 +52,7 @@ def upgrade() -> None:
         ),
         sa.Column("password_hash", sa.String(length=255), nullable=True),
         sa.Column("is_active", sa.Boolean(), nullable=False),
-        sa.Column(
-            "created_at", core.db.base.UTCDateTime(timezone=True), nullable=False
-        ),
+        sa.Column("created_at", core.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
         sa.UniqueConstraint("name", name=op.f("uq_users_name")),
     )
@@ -67,12 +62,8 @@ def upgrade() -> None:
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("label", sa.String(length=64), nullable=False),
-        sa.Column(
-            "created_at", core.db.base.UTCDateTime(timezone=True), nullable=False
-        ),
-        sa.Column(
-            "last_used_at", core.db.base.UTCDateTime(timezone=True), nullable=True
-        ),
+        sa.Column("created_at", core.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_used_at", core.db.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("revoked", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
             ["user_id"],
@@ -84,9 +75,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("token_hash", name=op.f("uq_api_tokens_token_hash")),
     )
     with op.batch_alter_table("api_tokens", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_api_tokens_user_id"), ["user_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_api_tokens_user_id"), ["user_id"], unique=False)
 
     op.create_table(
         "problem_versions",
@@ -101,9 +90,7 @@ def upgrade() -> None:
         sa.Column("archive", sa.LargeBinary(), nullable=False),
         sa.Column("validation", sa.JSON(), nullable=True),
         sa.Column("uploaded_by_id", sa.Integer(), nullable=True),
-        sa.Column(
-            "created_at", core.db.base.UTCDateTime(timezone=True), nullable=False
-        ),
+        sa.Column("created_at", core.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["problem_id"],
             ["problems.id"],
@@ -117,9 +104,7 @@ def upgrade() -> None:
             ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_problem_versions")),
-        sa.UniqueConstraint(
-            "problem_id", "content_hash", name=op.f("uq_problem_versions_problem_id")
-        ),
+        sa.UniqueConstraint("problem_id", "content_hash", name=op.f("uq_problem_versions_problem_id")),
     )
     with op.batch_alter_table("problem_versions", schema=None) as batch_op:
         batch_op.create_index(
@@ -171,13 +156,9 @@ def upgrade() -> None:
         sa.Column("progress_done", sa.Integer(), nullable=False),
         sa.Column("progress_total", sa.Integer(), nullable=False),
         sa.Column("queue", sa.String(length=16), nullable=False),
-        sa.Column(
-            "created_at", core.db.base.UTCDateTime(timezone=True), nullable=False
-        ),
+        sa.Column("created_at", core.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("started_at", core.db.base.UTCDateTime(timezone=True), nullable=True),
-        sa.Column(
-            "finished_at", core.db.base.UTCDateTime(timezone=True), nullable=True
-        ),
+        sa.Column("finished_at", core.db.base.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["problem_id"],
             ["problems.id"],
@@ -199,13 +180,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_submissions")),
     )
     with op.batch_alter_table("submissions", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_submissions_problem_user", ["problem_id", "user_id"], unique=False
-        )
+        batch_op.create_index("ix_submissions_problem_user", ["problem_id", "user_id"], unique=False)
         batch_op.create_index("ix_submissions_status", ["status"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_submissions_user_id"), ["user_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_submissions_user_id"), ["user_id"], unique=False)
 
     op.create_table(
         "case_results",
@@ -228,9 +205,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_case_results")),
-        sa.UniqueConstraint(
-            "submission_id", "name", name=op.f("uq_case_results_submission_id")
-        ),
+        sa.UniqueConstraint("submission_id", "name", name=op.f("uq_case_results_submission_id")),
     )
     op.create_table(
         "submission_files",
@@ -245,9 +220,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_submission_files")),
-        sa.UniqueConstraint(
-            "submission_id", "path", name=op.f("uq_submission_files_submission_id")
-        ),
+        sa.UniqueConstraint("submission_id", "path", name=op.f("uq_submission_files_submission_id")),
     )
 
 

@@ -12,7 +12,7 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 from sse_starlette.sse import EventSourceResponse
 
-from api.deps import IdPath, CurrentUser, DispatcherDep, SessionDep, SettingsDep
+from api.deps import CurrentUser, DispatcherDep, IdPath, SessionDep, SettingsDep
 from api.dispatch import Dispatcher
 from api.schemas import CasePublic, JobsQueued, Progress, SubmissionPublic
 from core.db.base import session_scope
@@ -58,7 +58,7 @@ def enqueue_all(dispatcher: Dispatcher, jobs: list[Job]) -> list[int]:
     for job in jobs:
         try:
             dispatcher.enqueue(job)
-        except Exception as exc:  # noqa: BLE001 - the broker may fail in many ways
+        except Exception as exc:
             log.error("could not enqueue submission %s: %s", job.submission_id, exc)
             failed.append(job.submission_id)
     return failed

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import IdPath, AdminUser, SessionDep
+from api.deps import AdminUser, IdPath, SessionDep
 from api.schemas import TokenPublic, UserCreate, UserPublic, UserUpdate
 from core.services import users as user_service
 

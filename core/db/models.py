@@ -24,7 +24,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from core.db.base import Base, UTCDateTime, utcnow
 
 
-class Role(str, enum.Enum):
+class Role(enum.StrEnum):
     """What a user may do: students submit, instructors author, admins manage users."""
 
     STUDENT = "student"
@@ -32,7 +32,7 @@ class Role(str, enum.Enum):
     ADMIN = "admin"
 
 
-class SubmissionStatus(str, enum.Enum):
+class SubmissionStatus(enum.StrEnum):
     """queued -> running -> done (a verdict) | failed (system error after retries)."""
 
     QUEUED = "queued"
@@ -65,9 +65,7 @@ class User(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    tokens: Mapped[list[ApiToken]] = relationship(
-        back_populates="user", cascade="all, delete-orphan"
-    )
+    tokens: Mapped[list[ApiToken]] = relationship(back_populates="user", cascade="all, delete-orphan")
 
 
 class ApiToken(Base):
@@ -121,9 +119,7 @@ class ProblemVersion(Base):
     needs_gpu: Mapped[bool] = mapped_column(Boolean, default=False)
     archive: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     validation: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    uploaded_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL")
-    )
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     problem: Mapped[Problem] = relationship(foreign_keys=[problem_id])
@@ -141,9 +137,7 @@ class Submission(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id", ondelete="CASCADE"))
-    problem_version_id: Mapped[int] = mapped_column(
-        ForeignKey("problem_versions.id", ondelete="CASCADE")
-    )
+    problem_version_id: Mapped[int] = mapped_column(ForeignKey("problem_versions.id", ondelete="CASCADE"))
     status: Mapped[SubmissionStatus] = mapped_column(
         _enum(SubmissionStatus, "submission_status"), default=SubmissionStatus.QUEUED
     )

@@ -14,7 +14,7 @@ import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 Grader = Callable[..., GradeReport]
 
 
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     """What handling one task message did."""
 
     DONE = "done"

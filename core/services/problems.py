@@ -199,9 +199,7 @@ def load_problem_lenient(root: Path) -> str:
     return slug
 
 
-def publish(
-    session: Session, slug: str, version_id: int | None = None, *, force: bool = False
-) -> Problem:
+def publish(session: Session, slug: str, version_id: int | None = None, *, force: bool = False) -> Problem:
     """Make a version (default: the newest) what students see (not committed)."""
     problem = get_problem(session, slug, None, include_unpublished=True)
     query = select(ProblemVersion).where(ProblemVersion.problem_id == problem.id)
@@ -245,9 +243,7 @@ def get_problem(
 ) -> Problem:
     """A problem by slug; drafts are invisible to students (NotFoundError)."""
     problem = session.scalar(select(Problem).where(Problem.slug == slug))
-    visible = problem is not None and (
-        problem.published or include_unpublished or _can_see_drafts(user)
-    )
+    visible = problem is not None and (problem.published or include_unpublished or _can_see_drafts(user))
     if problem is None or not visible:
         raise NotFoundError(f"no problem {slug!r}")
     return problem

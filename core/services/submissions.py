@@ -154,9 +154,7 @@ def rejudge_problem(session: Session, slug: str, viewer: User) -> list[Job]:
         raise ForbiddenError("only instructors and admins may rejudge")
     problem = problem_service.get_problem(session, slug, viewer)
     subs = list(
-        session.scalars(
-            select(Submission).where(Submission.problem_id == problem.id).order_by(Submission.id)
-        )
+        session.scalars(select(Submission).where(Submission.problem_id == problem.id).order_by(Submission.id))
     )
     for submission in subs:
         reset_for_rejudge(submission)

@@ -43,9 +43,7 @@ def clean_path(name: str) -> str | None:
         if part == "..":
             raise SubmissionError(f"path escapes the submission: {name!r}")
         if not _SEGMENT.match(part) or len(part) > 100:
-            raise SubmissionError(
-                f"bad file name {name!r}: use letters, digits, '_', '-' and '.' only"
-            )
+            raise SubmissionError(f"bad file name {name!r}: use letters, digits, '_', '-' and '.' only")
     return "/".join(parts)
 
 
@@ -115,9 +113,7 @@ def _read_tar(data: bytes, limits: UploadLimits) -> dict[str, bytes]:
                 if member.isdir():
                     continue
                 if not member.isfile():
-                    raise SubmissionError(
-                        f"{member.name}: links, devices and fifos are not allowed"
-                    )
+                    raise SubmissionError(f"{member.name}: links, devices and fifos are not allowed")
                 if member.size > limits.max_bytes:
                     raise SubmissionError(f"{member.name}: too large")
                 path = clean_path(member.name)

@@ -6,7 +6,6 @@ import itertools
 import re
 
 import pytest
-
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
