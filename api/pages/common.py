@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -11,9 +12,8 @@ from urllib.parse import quote
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
-from sqlalchemy.orm import Session
 
-from api.deps import TOKEN_COOKIE, SessionDep, get_session
+from api.deps import TOKEN_COOKIE, SessionDep
 from api.pages import render
 from core.db.models import Role, User
 from core.services import users as user_service
@@ -31,6 +31,16 @@ templates.env.filters.update(
 templates.env.globals.update(
     heatmap_svg=render.heatmap_svg, histogram_svg=render.histogram_svg, markdown=render.markdown
 )
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """What the page layout needs of the signed-in user, detached from any DB session
+    (error pages render after the request's session is gone)."""
+
+    id: int
+    name: str
+    role: Role
 
 
 class LoginRequired(Exception):
@@ -54,7 +64,8 @@ def get_page_user(request: Request, session: SessionDep) -> User | None:
     user = user_service.user_for_token(session, token)
     if user is not None:
         session.commit()  # last_used_at
-    request.state.user = user
+    if user is not None:
+        request.state.viewer = Viewer(user.id, user.name, user.role)
     return user
 
 
@@ -113,7 +124,7 @@ def check_csrf(request: Request, supplied: str) -> None:
 
 def page(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     """Render a full page (or fragment) with the shared context."""
-    context.setdefault("user", getattr(request.state, "user", None))
+    context.setdefault("user", getattr(request.state, "viewer", None))
     context.setdefault("csrf", csrf_token(request))
     context.setdefault("flash", request.query_params.get("flash", ""))
     return templates.TemplateResponse(request, template, context, status_code=status_code)
@@ -124,8 +135,3 @@ def redirect(url: str, flash: str = "") -> RedirectResponse:
     if flash:
         url += ("&" if "?" in url else "?") + "flash=" + quote(flash)
     return RedirectResponse(url, status_code=303)
-
-
-def db_session(request: Request) -> Session:
-    """A session outside dependency injection (error pages)."""
-    return next(get_session(request.app.state.settings))

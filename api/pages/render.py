@@ -34,7 +34,7 @@ def _math(content: str, options: dict[str, Any]) -> str:
     display = bool(options.get("display_mode"))
     try:
         mathml = latex_to_mathml(content.strip(), display="block" if display else "inline")
-    except Exception:  # noqa: BLE001 - a formula we cannot convert is shown as its source
+    except Exception:
         cls = "math-src block" if display else "math-src"
         return f'<code class="{cls}">{escape(content)}</code>'
     if display:
@@ -75,10 +75,12 @@ def format_ratio(value: float | None) -> str:
     return f"{value:.2f}×" if value < 100 else f"{value:.0f}×"
 
 
-def format_number(value: float | None, digits: int = 3) -> str:
+def format_number(value: float | str | None, digits: int = 3) -> str:
     """A compact number ('-' for None)."""
     if value is None:
         return "–"
+    if isinstance(value, str):
+        return "∞" if value == "inf" else value
     if isinstance(value, float) and math.isinf(value):
         return "∞"
     if value == int(value) and abs(value) < 1e6:

@@ -9,11 +9,14 @@ published (publish refuses a version whose validation is not ok).
 from __future__ import annotations
 
 import logging
+import math
 import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy.orm import Session
 
 from core.db.base import session_scope, utcnow
 from core.db.models import ProblemVersion, User
@@ -22,7 +25,6 @@ from core.services import problems as problem_service
 from core.services.problems import PACKAGE_LIMITS
 from core.services.uploads import read_archive, write_tree
 from core.settings import Settings
-from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +105,18 @@ def mark_running(version: ProblemVersion) -> None:
     version.validation = {"state": "running", "ok": False, "started_at": utcnow().isoformat()}
 
 
+def _finite(value: Any) -> Any:
+    # JSON columns on Postgres reject Infinity/NaN (a margin is infinite when the accepted
+    # solutions match exactly); store them as strings the page shows as they are.
+    if isinstance(value, float) and not math.isfinite(value):
+        return "inf" if value > 0 else ("-inf" if value < 0 else "nan")
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
 def run_validation(settings: Settings, version_id: int, validator: Validator | None = None) -> None:
     """Validate a stored version and save the report (commits). Meant for a background thread."""
     url = settings.effective_database_url
@@ -115,9 +129,9 @@ def run_validation(settings: Settings, version_id: int, validator: Validator | N
             loaded = problem_service.load_version(settings, version)
         if validator is None:
             from core.grading import validate as validator
-        report = validator(loaded, settings=settings).model_dump(mode="json")
+        report = _finite(validator(loaded, settings=settings).model_dump(mode="json"))
         report["state"] = "done"
-    except Exception as exc:  # noqa: BLE001 - any failure must end the "running" state
+    except Exception as exc:
         log.exception("validation of version %s failed", version_id)
         report = {"state": "error", "ok": False, "errors": [f"validation could not run: {exc}"]}
     report["finished_at"] = utcnow().isoformat()
