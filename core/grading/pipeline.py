@@ -15,7 +15,7 @@ import safetensors.torch as st
 from core.compare import Check, compare_case
 from core.errors import InfrastructureError
 from core.grading.jobs import case_payload, effective_seed, install_files, make_job_dir
-from core.grading.reference import ReferenceRun, reference_outputs
+from core.grading.reference import ReferenceRun, reference_outputs, reference_timings
 from core.problem import Case, Problem
 from core.report import CaseReport, CaseTiming, GradeReport
 from core.sandboxing import get_backend
@@ -96,7 +96,18 @@ def grade_detailed(problem: Problem, files: dict[str, bytes], *, settings: Setti
         raise InfrastructureError(
             f"the sandbox produced no result (exit {result.exit_code}): {result.stderr_tail[-1500:]}"
         )
+    # The reference is timed after the submission, in the same job, and only where the
+    # submission's outputs were right (a wrong or crashed case has nothing to time).
+    timed = [c for c in cases if c["timed"] and _timed_ok(result, c["name"])]
+    reference.timings_ms = reference_timings(problem, timed, settings)
     return _assemble(problem, cases, result, reference, settings, start)
+
+
+def _timed_ok(result: RunResult, name: str) -> bool:
+    for msg in result.messages:
+        if msg.get("type") == "case_result" and msg.get("case") == name:
+            return bool((msg.get("child") or {}).get("status") == "ok" and msg.get("timing"))
+    return False
 
 
 def _uniform(problem: Problem, verdict: Verdict, message: str, start: float) -> GradeReport:
@@ -170,7 +181,7 @@ def _case_outcome(case: dict[str, Any], msg: dict[str, Any] | None, result: RunR
     if not ns:
         return Verdict.RUNTIME_ERROR, msg.get("protocol_error") or "the timing run did not finish", check, None
     sub_ms = statistics.median(ns) / 1e6
-    ref_ms = reference.timings_ms[case["name"]]
+    ref_ms = reference.timings_ms.get(case["name"], 0.0)
     self_ns = msg.get("timing", {}).get("self_ns") or []
     budget = problem.config.timing.budget_ratio
     timing = CaseTiming(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import statistics
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from core.errors import InfrastructureError
 from core.grading.jobs import make_job_dir
 from core.problem import Problem
 from core.settings import Settings
-from sandbox.backends.base import RunSpec
+from sandbox.backends.base import RunResult, RunSpec
 from sandbox.backends.trusted import TrustedRunner
 
 
@@ -32,6 +33,7 @@ class Expected:
 class ReferenceRun:
     """Expected values per case and, for timed cases, the reference's median time now."""
 
+
     expected: dict[str, Expected] = field(default_factory=dict)
     timings_ms: dict[str, float] = field(default_factory=dict)
 
@@ -44,25 +46,13 @@ def _key(case: dict[str, Any]) -> str:
     return f"{case['name']}-{case['dtype']}-{case['seed']}"
 
 
-def reference_outputs(problem: Problem, cases: list[dict[str, Any]], settings: Settings) -> ReferenceRun:
-    """Load cached expectations; run the reference for missing cases and every timed case."""
-    out = ReferenceRun()
-    todo: list[dict[str, Any]] = []
-    for case in cases:
-        path = _cache_dir(settings, problem, case["device"]) / f"{_key(case)}.safetensors"
-        meta_path = path.with_suffix(".json")
-        if path.exists() and meta_path.exists() and not case["timed"]:
-            out.expected[case["name"]] = Expected(st.load_file(str(path)), json.loads(meta_path.read_text()))
-        else:
-            todo.append(case)
-    if not todo:
-        return out
+def _run_reference(problem: Problem, cases: list[dict[str, Any]], settings: Settings) -> RunResult:
     ref_files = {f"{problem.config.module}.py": (problem.path / "reference.py").read_bytes()}
-    job_dir = make_job_dir(problem, ref_files, todo, mode="reference", inside_root=None,
+    job_dir = make_job_dir(problem, ref_files, cases, mode="reference", inside_root=None,
                            parent=settings.data_dir / "jobs")
     try:
         limits = problem.config.limits
-        result = TrustedRunner().run(RunSpec(
+        return TrustedRunner().run(RunSpec(
             job_dir=job_dir,
             wall_time_s=limits.wall_time_s * 2,
             memory_mb=limits.memory_mb,
@@ -70,26 +60,58 @@ def reference_outputs(problem: Problem, cases: list[dict[str, Any]], settings: S
         ))
     finally:
         shutil.rmtree(job_dir, ignore_errors=True)
+
+
+def _ok_messages(result: RunResult, cases: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     by_case = {m["case"]: m for m in result.messages if m.get("type") == "case_result"}
-    for case in todo:
-        msg = by_case.get(case["name"])
-        child = (msg or {}).get("child") or {}
+    for case in cases:
+        msg = by_case.get(case["name"]) or {}
+        child = msg.get("child") or {}
         if child.get("status") != "ok" or case["name"] not in result.blobs:
-            detail = child.get("message") or (msg or {}).get("protocol_error") or result.stderr_tail[-2000:]
+            detail = child.get("message") or msg.get("protocol_error") or result.stderr_tail[-2000:]
             raise InfrastructureError(f"the reference failed on case {case['name']}: {detail}")
-        tensors = st.load(result.blobs[case["name"]])
+    return by_case
+
+
+def reference_outputs(problem: Problem, cases: list[dict[str, Any]], settings: Settings) -> ReferenceRun:
+    """Expected outputs for every case: from the cache, else one trusted run of the reference."""
+    out = ReferenceRun()
+    todo: list[dict[str, Any]] = []
+    for case in cases:
+        path = _cache_dir(settings, problem, case["device"]) / f"{_key(case)}.safetensors"
+        meta_path = path.with_suffix(".json")
+        if path.exists() and meta_path.exists():
+            out.expected[case["name"]] = Expected(st.load_file(str(path)), json.loads(meta_path.read_text()))
+        else:
+            todo.append({**case, "timed": False})
+    if not todo:
+        return out
+    result = _run_reference(problem, todo, settings)
+    by_case = _ok_messages(result, todo)
+    for case in todo:
+        child = by_case[case["name"]]["child"]
         meta = {"input_meta": child.get("input_meta", {}), "devices": child.get("devices", {})}
-        out.expected[case["name"]] = Expected(tensors, meta)
-        if case["timed"]:
-            ns = (msg or {}).get("timing", {}).get("trusted_ns") or []
-            if not ns:
-                raise InfrastructureError(f"the reference was not timed on case {case['name']}")
-            out.timings_ms[case["name"]] = statistics.median(ns) / 1e6
+        out.expected[case["name"]] = Expected(st.load(result.blobs[case["name"]]), meta)
         cache = _cache_dir(settings, problem, case["device"])
         cache.mkdir(parents=True, exist_ok=True)
         path = cache / f"{_key(case)}.safetensors"
-        tmp = path.with_suffix(".tmp")
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_bytes(result.blobs[case["name"]])
-        tmp.replace(path)
         path.with_suffix(".json").write_text(json.dumps(meta))
+        tmp.replace(path)
     return out
+
+
+def reference_timings(problem: Problem, cases: list[dict[str, Any]], settings: Settings) -> dict[str, float]:
+    """Median reference time (ms) per timed case, measured now, on this machine, in this job."""
+    if not cases:
+        return {}
+    result = _run_reference(problem, cases, settings)
+    by_case = _ok_messages(result, cases)
+    timings: dict[str, float] = {}
+    for case in cases:
+        ns = by_case[case["name"]].get("timing", {}).get("trusted_ns") or []
+        if not ns:
+            raise InfrastructureError(f"the reference was not timed on case {case['name']}")
+        timings[case["name"]] = statistics.median(ns) / 1e6
+    return timings
