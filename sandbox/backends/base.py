@@ -28,6 +28,7 @@ class RunSpec:
     stdout_bytes: int = 64 << 10
     pids: int = 256
     tmp_mb: int = 256
+    cpus: float = 1.0
     gpus: list[int] = field(default_factory=list)
     on_message: Callable[[dict[str, Any]], None] | None = None
 
@@ -85,6 +86,8 @@ class ResultReader(threading.Thread):
                     msg = json.loads(payload)
                     if not isinstance(msg, dict):
                         raise protocol.ProtocolError("a result message is not an object")
+                    # When it arrived, by our clock: the pipeline checks in-sandbox timings with it.
+                    msg["_recv_ns"] = time.monotonic_ns()
                     self.messages.append(msg)
                     last = msg
                     if self.on_message is not None:
@@ -124,6 +127,7 @@ def run_with_channel(
     env: dict[str, str],
     preexec: Callable[[], None] | None = None,
     after_start: Callable[[subprocess.Popen[bytes]], None] | None = None,
+    extra_fds: tuple[int, ...] = (),
 ) -> RunResult:
     """Start build_argv(fd) with the write end of a result pipe inherited as `fd`; enforce the
     wall time and the output cap. The process gets its own session and the whole group is
@@ -139,7 +143,7 @@ def run_with_channel(
         stdout=stderr_w,
         stderr=stderr_w,
         env=env,
-        pass_fds=(w,),
+        pass_fds=(w, *extra_fds),
         start_new_session=True,
         preexec_fn=preexec,
         close_fds=True,

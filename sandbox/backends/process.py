@@ -1,18 +1,27 @@
-"""The process sandbox: bubblewrap namespaces around the harness.
+"""The process sandbox: bubblewrap namespaces, seccomp and cgroups around the harness.
 
-Fresh user/pid/net/ipc/uts/cgroup namespaces, a read-only view of the system and the Python
-environment, a private size-capped /tmp, no network, all capabilities dropped, a clean
-environment, rlimits, and a hard wall-clock kill of the whole process group from outside.
+Fresh user/pid/net/ipc/uts/cgroup namespaces; a read-only root with read-only binds of the
+system, the Python environment, the harness and the job; a private size-capped /tmp; no network
+at all (seccomp refuses every socket family but AF_UNIX, and the net namespace is empty); all
+capabilities dropped; a clean environment; an unprivileged real uid when we run as root; a
+per-run cgroup (memory, pids, CPU) joined before bubblewrap starts; rlimits; and a hard
+wall-clock kill from outside, after which everything left in the cgroup is killed too.
 """
 
 from __future__ import annotations
 
+import glob
+import logging
 import os
 import resource
 import shutil
+import subprocess
 import sys
+import tempfile
+import uuid
 from pathlib import Path
 
+from sandbox import seccomp
 from sandbox.backends.base import (
     HARNESS_ROOT,
     RunResult,
@@ -20,9 +29,17 @@ from sandbox.backends.base import (
     harness_env,
     run_with_channel,
 )
+from sandbox.cgroups import Cgroup, CgroupLimits, CgroupUnavailable
+
+log = logging.getLogger(__name__)
 
 JOB_INSIDE = "/job"
 JUDGE_INSIDE = "/judge"
+# The supervisor (torch imported) and the forked child's copy-on-write share, above the
+# problem's own memory limit; the child also gets RLIMIT_AS on CPU cases.
+HARNESS_OVERHEAD_MB = 768
+STAGING_ROOT = Path(tempfile.gettempdir()) / "tensorjudge-sandbox"
+NVIDIA_NODES = ("/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools", "/dev/nvidia-modeset")
 
 
 class BubblewrapUnavailable(RuntimeError):
@@ -42,26 +59,74 @@ def _python_roots() -> list[str]:
     return sorted(r for r in roots if not r.startswith("/usr"))
 
 
+def gpu_args(gpus: list[int]) -> list[str]:
+    """Device nodes (and the sysfs CUDA reads at start-up) for the given GPU indices."""
+    if not gpus:
+        return []
+    args: list[str] = []
+    for node in [f"/dev/nvidia{i}" for i in gpus] + list(NVIDIA_NODES):
+        if os.path.exists(node):
+            args += ["--dev-bind", node, node]
+    for node in sorted(glob.glob("/dev/nvidia-caps/*")):
+        args += ["--dev-bind", node, node]
+    for path in ("/sys/bus/pci", "/sys/devices", "/sys/module/nvidia", "/etc/nvidia"):
+        if os.path.exists(path):
+            args += ["--ro-bind", path, path]
+    return args
+
+
 class ProcessSandbox:
     """bubblewrap-based isolation for development, CI and single-machine installs."""
 
     name = "process"
 
-    def __init__(self, uid: int = 65534) -> None:
+    def __init__(self, uid: int = 65534, cgroup_root: Path | None = None) -> None:
         self.bwrap = find_bwrap()
         self.uid = uid
+        self.cgroup_root = cgroup_root
+        # Only root can give the sandbox a real unprivileged uid; whether that uid can reach the
+        # Python environment is probed on first use (a venv under /root cannot be reached).
+        self.drop_uid = os.geteuid() == 0 and uid != 0
+        self._uid_probed = not self.drop_uid
+        self.last_cgroup_version: int | None = None
+
+    def _drop_privileges(self) -> None:
+        if self.drop_uid:
+            os.setgroups([])
+            os.setresgid(self.uid, self.uid, self.uid)
+            os.setresuid(self.uid, self.uid, self.uid)
+
+    def _probe(self) -> subprocess.CompletedProcess[bytes]:
+        assert self.bwrap
+        binds = [a for root in _python_roots() for a in ("--ro-bind", root, root)]
+        return subprocess.run(
+            [self.bwrap, "--unshare-all", "--ro-bind", "/usr", "/usr", *self._system_links(),
+             *binds, "--proc", "/proc", "--dev", "/dev", sys.executable, "-S", "-c", ""],
+            capture_output=True, timeout=30, preexec_fn=self._drop_privileges,
+        )
+
+    def _settle_uid(self) -> None:
+        if self._uid_probed:
+            return
+        self._uid_probed = True
+        probe = self._probe()
+        if probe.returncode != 0:
+            self.drop_uid = False
+            log.warning(
+                "uid %d cannot reach the Python environment (%s); the sandbox keeps our real uid "
+                "(uid %d only inside its user namespace)", self.uid,
+                probe.stderr.decode(errors="replace").strip()[-200:], self.uid)
 
     def available(self) -> tuple[bool, str]:
         """Whether bwrap exists and can create the namespaces we need here."""
         if not self.bwrap:
             return False, "bubblewrap (bwrap) is not installed"
-        import subprocess
-
-        probe = subprocess.run(
-            [self.bwrap, "--unshare-all", "--ro-bind", "/usr", "/usr", *self._system_links(),
-             "--proc", "/proc", "--dev", "/dev", "/usr/bin/true"],
-            capture_output=True, timeout=30,
-        )
+        try:
+            seccomp.sandbox_filter()
+        except seccomp.SeccompUnsupported as exc:
+            return False, str(exc)
+        self._settle_uid()
+        probe = self._probe()
         if probe.returncode != 0:
             return False, "bwrap cannot create namespaces: " + probe.stderr.decode()[-300:]
         return True, "ok"
@@ -82,7 +147,8 @@ class ProcessSandbox:
         """Where the job directory appears inside the sandbox."""
         return JOB_INSIDE
 
-    def argv(self, spec: RunSpec, result_fd: int) -> list[str]:
+    def argv(self, spec: RunSpec, result_fd: int, seccomp_fd: int | None = None,
+             job_dir: Path | None = None) -> list[str]:
         """The bwrap command line for one run."""
         assert self.bwrap
         args = [
@@ -103,14 +169,23 @@ class ProcessSandbox:
             args += ["--ro-bind", root, root]
         args += [
             "--ro-bind", str(HARNESS_ROOT / "sandbox"), f"{JUDGE_INSIDE}/sandbox",
-            "--ro-bind", str(spec.job_dir), JOB_INSIDE,
+            "--ro-bind", str(job_dir or spec.job_dir), JOB_INSIDE,
             "--proc", "/proc",
             "--dev", "/dev",
+        ]
+        args += gpu_args(spec.gpus)
+        args += [
             "--size", str(spec.tmp_mb << 20), "--tmpfs", "/tmp",
+            "--remount-ro", "/",
             "--chdir", "/tmp",
             "--clearenv",
         ]
-        for key, value in harness_env({"PYTHONPATH": JUDGE_INSIDE}).items():
+        if seccomp_fd is not None:
+            args += ["--seccomp", str(seccomp_fd)]
+        extra = {"PYTHONPATH": JUDGE_INSIDE, "TJ_ISOLATED": "1"}
+        if spec.gpus:
+            extra["CUDA_VISIBLE_DEVICES"] = ",".join(str(i) for i in spec.gpus)
+        for key, value in harness_env(extra).items():
             args += ["--setenv", key, value]
         args += [
             sys.executable, "-m", "sandbox.harness.supervisor",
@@ -118,18 +193,67 @@ class ProcessSandbox:
         ]
         return args
 
+    def _stage(self, job_dir: Path) -> Path | None:
+        """A copy of the job the sandbox uid can reach (ours may sit under a private folder)."""
+        if not self.drop_uid:
+            return None
+        STAGING_ROOT.mkdir(mode=0o711, exist_ok=True)
+        os.chmod(STAGING_ROOT, 0o711)
+        stage = Path(tempfile.mkdtemp(prefix="job-", dir=STAGING_ROOT))
+        shutil.copytree(job_dir, stage, symlinks=True, dirs_exist_ok=True)
+        for path in [stage, *stage.rglob("*")]:
+            if not path.is_symlink():
+                os.chmod(path, 0o755 if path.is_dir() else 0o644)
+        return stage
+
+    def _cgroup(self, spec: RunSpec) -> Cgroup | None:
+        limits = CgroupLimits(memory_mb=spec.memory_mb + HARNESS_OVERHEAD_MB, pids=spec.pids,
+                              cpus=spec.cpus)
+        try:
+            kwargs = {"root": self.cgroup_root} if self.cgroup_root else {}
+            group = Cgroup.create(f"run-{uuid.uuid4().hex[:12]}", limits, **kwargs)
+        except CgroupUnavailable as exc:
+            log.warning("cgroups unavailable, falling back to rlimits only: %s", exc)
+            self.last_cgroup_version = None
+            return None
+        self.last_cgroup_version = group.version
+        return group
+
     def run(self, spec: RunSpec) -> RunResult:
-        """Run the harness under bwrap with rlimits; wall time enforced from outside."""
+        """Run the harness under bwrap; wall time enforced from outside, cgroup cleaned after."""
         if not self.bwrap:
             raise BubblewrapUnavailable("bubblewrap (bwrap) is not installed")
+        self._settle_uid()
+        stage = self._stage(spec.job_dir)
+        group = self._cgroup(spec)
+        filter_fd = seccomp.memfd_with(seccomp.sandbox_filter())
 
         def limits() -> None:
+            if group is not None:
+                group.join_self()  # before exec: nothing of this run lives outside the cgroup
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
             resource.setrlimit(resource.RLIMIT_FSIZE, (spec.tmp_mb << 20, spec.tmp_mb << 20))
             resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
             cpu = int(spec.wall_time_s) + 5
             resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
+            if group is None and self.drop_uid:
+                # Without a pids cgroup, bound the sandbox uid's processes instead.
+                resource.setrlimit(resource.RLIMIT_NPROC, (spec.pids, spec.pids))
+            self._drop_privileges()
 
-        return run_with_channel(
-            lambda fd: self.argv(spec, fd), spec, env=harness_env(), preexec=limits
-        )
+        try:
+            result = run_with_channel(
+                lambda fd: self.argv(spec, fd, filter_fd, stage), spec, env=harness_env(),
+                preexec=limits, extra_fds=(filter_fd,),
+            )
+        finally:
+            os.close(filter_fd)
+            if group is not None:
+                oom = group.oom_killed()
+                group.kill_all()
+                group.remove()
+            if stage is not None:
+                shutil.rmtree(stage, ignore_errors=True)
+        if group is not None:
+            result.oom_killed = oom
+        return result

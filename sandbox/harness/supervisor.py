@@ -21,6 +21,8 @@ from typing import Any
 from sandbox import protocol
 
 PR_SET_DUMPABLE = 4
+# Set by the isolating backends only: this process runs in the sandbox's own pid namespace.
+ISOLATED = os.environ.get("TJ_ISOLATED") == "1"
 
 
 def _non_dumpable() -> None:
@@ -65,6 +67,7 @@ class Supervisor:
         self.stdout_keep = int(limits.get("stdout_bytes", 64 << 10))
         self.stdout_kill = int(limits.get("stdout_kill_bytes", 16 << 20))
         self.case_time_s = float(limits.get("case_time_s", 30.0))
+        self.current_case = ""
 
     def emit(self, obj: dict[str, Any], blob: bytes | None = None) -> None:
         protocol.write_all(self.result_fd, protocol.encode_json(obj))
@@ -79,21 +82,23 @@ class Supervisor:
         self.emit({"type": "done"})
 
     def run_case(self, case: dict[str, Any]) -> None:
+        self.current_case = case["name"]
         msg_r, msg_w = os.pipe()
         go_r, go_w = os.pipe()
         out_r, out_w = os.pipe()
         sys.stdout.flush()
         sys.stderr.flush()
+        supervisor_pid = os.getpid()
         pid = os.fork()
         if pid == 0:  # the child: untrusted from the moment the submission is imported
             try:
-                os.close(self.result_fd)
-                for fd in (msg_r, go_w, out_r):
-                    os.close(fd)
                 os.dup2(out_w, 1)
                 os.dup2(out_w, 2)
-                os.close(out_w)
+                # Nothing but stdio and the case's own two pipes survives into the child: the
+                # result fd and anything else the supervisor holds are gone before student code.
+                _close_all_but((0, 1, 2, msg_w, go_r))
                 os.setpgid(0, 0)
+                _harden_child(supervisor_pid)
                 from sandbox.harness.child import child_main
 
                 child_main(self.job, case, msg_w, go_r)
@@ -167,6 +172,8 @@ class Supervisor:
             drain.join(timeout=2)
             _close(msg_r)
             _close(out_r)
+            if ISOLATED:
+                report["strays_killed"] = kill_strays()
         report["exit_status"] = _describe_status(status)
         report["killed"] = killed
         report["stdout"] = drain.data.decode("utf-8", "replace")
@@ -183,6 +190,9 @@ class Supervisor:
         trusted_ns: list[int] = []
         self_ns: list[int] = []
         for i in range(warmup + repeats):
+            if i == warmup:
+                # The outside stamps this and the end mark with its own clock (cross-check).
+                self.emit({"type": "timing_mark", "case": self.current_case, "mark": "start"})
             nonce = os.urandom(8)
             while nonce == b"\0" * 8:
                 nonce = os.urandom(8)
@@ -198,6 +208,7 @@ class Supervisor:
             if i >= warmup:
                 trusted_ns.append(t1 - t0)
                 self_ns.append(int(msg.get("self_ns", 0)))
+        self.emit({"type": "timing_mark", "case": self.current_case, "mark": "end"})
         protocol.write_all(go_w, b"\0" * 8)
         return {"trusted_ns": trusted_ns, "self_ns": self_ns}
 
@@ -213,6 +224,70 @@ def _checked_safetensors(blob: bytes) -> bytes:
     if not isinstance(header, dict):
         raise protocol.ProtocolError("output tensors have a malformed header")
     return blob
+
+
+def _close_all_but(keep: tuple[int, ...]) -> None:
+    """Close every descriptor except those in keep."""
+    try:
+        fds = sorted(int(x) for x in os.listdir("/proc/self/fd"))
+    except OSError:
+        fds = list(range(3, 1024))
+    for fd in fds:
+        if fd not in keep:
+            _close(fd)
+
+
+def _harden_child(supervisor_pid: int) -> None:
+    """In the forked child, before any student code: no signals to the supervisor or init, and
+    the child is the one the OOM killer picks first."""
+    try:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("1000")
+    except OSError:
+        pass
+    try:
+        from sandbox import seccomp
+
+        seccomp.install(seccomp.child_filter(supervisor_pid))
+    except Exception:  # noqa: BLE001 - any failure to protect the supervisor
+        if ISOLATED:  # inside the sandbox an unprotected supervisor is not acceptable
+            os._exit(5)
+
+
+def kill_strays() -> int:
+    """SIGKILL every process of the sandbox except the supervisor and the namespace's init.
+
+    Only valid inside the sandbox's own pid namespace (ISOLATED): there, every other process is
+    a leftover of the student's (double-forked, setsid'd, daemonised, ...)."""
+    me, count = os.getpid(), 0
+    for _ in range(20):
+        found = False
+        for name in os.listdir("/proc"):
+            if not name.isdigit() or int(name) in (1, me):
+                continue
+            try:
+                with open(f"/proc/{name}/stat") as f:
+                    if f.read().rsplit(")", 1)[-1].split()[0] == "Z":
+                        continue  # already dead, waiting for init to reap it
+            except (OSError, IndexError):
+                continue
+            found = True
+            try:
+                os.kill(int(name), signal.SIGKILL)
+                count += 1
+            except (ProcessLookupError, PermissionError):
+                pass
+        if not found:
+            break
+        # Reap the ones that are ours, so the next case starts from a clean table.
+        while True:
+            try:
+                if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                    break
+            except ChildProcessError:
+                break
+        time.sleep(0.01)
+    return count
 
 
 def _kill_group(pid: int) -> None:

@@ -1,0 +1,247 @@
+"""Per-run cgroups: memory, pids and CPU limits, OOM detection and a sure kill, on v1 and v2.
+
+A run's cgroup is created under the judge's own cgroup (so whatever limits the judge runs
+under still apply), the sandbox joins it before bubblewrap is exec'd (nothing of the run ever
+runs outside it), and afterwards every process left in it is killed and the cgroup removed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+V1_CONTROLLERS = ("memory", "pids", "cpu")
+
+
+class CgroupUnavailable(RuntimeError):
+    """cgroups cannot be created here (not mounted, read-only, or no permission)."""
+
+
+@dataclass(frozen=True)
+class CgroupLimits:
+    """What one run may use. memory covers every process of the sandbox (harness included)."""
+
+    memory_mb: int
+    pids: int
+    cpus: float = 1.0
+    cpu_period_us: int = 100_000
+
+
+def _own_paths(text: str) -> dict[str, str]:
+    """controller -> path of this process's cgroup, from /proc/self/cgroup ("" is the v2 entry)."""
+    paths: dict[str, str] = {}
+    for line in text.splitlines():
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        for controller in parts[1].split(",") if parts[1] else [""]:
+            paths[controller] = parts[2]
+    return paths
+
+
+def detect_version(root: Path = CGROUP_ROOT) -> int:
+    """1 when the v1 memory hierarchy is mounted (hybrid hosts included), 2 on unified hosts."""
+    if (root / "memory" / "memory.limit_in_bytes").exists():
+        return 1
+    if (root / "cgroup.controllers").exists():
+        return 2
+    raise CgroupUnavailable(f"no cgroup hierarchy under {root}")
+
+
+class Cgroup:
+    """One run's cgroup (a directory per controller on v1, one directory on v2)."""
+
+    def __init__(self, version: int, dirs: dict[str, Path]) -> None:
+        self.version = version
+        self.dirs = dirs
+
+    # ---- creation ----
+
+    @classmethod
+    def create(cls, name: str, limits: CgroupLimits, root: Path = CGROUP_ROOT,
+               self_cgroup: str | None = None) -> Cgroup:
+        """Create the cgroup with its limits set, or raise CgroupUnavailable."""
+        if self_cgroup is None:
+            self_cgroup = Path("/proc/self/cgroup").read_text()
+        own = _own_paths(self_cgroup)
+        version = detect_version(root)
+        try:
+            if version == 1:
+                group = cls._create_v1(name, limits, root, own)
+            else:
+                group = cls._create_v2(name, limits, root)
+        except OSError as exc:
+            raise CgroupUnavailable(f"cannot set up cgroup {name}: {exc}") from exc
+        return group
+
+    @classmethod
+    def _create_v1(cls, name: str, limits: CgroupLimits, root: Path, own: dict[str, str]) -> Cgroup:
+        dirs: dict[str, Path] = {}
+        group = cls(1, dirs)
+        try:
+            for controller in V1_CONTROLLERS:
+                base = root / controller / own.get(controller, "/").lstrip("/") / "tensorjudge"
+                base.mkdir(parents=True, exist_ok=True)
+                path = base / name
+                path.mkdir()
+                dirs[controller] = path
+            mem = dirs["memory"]
+            limit = str(limits.memory_mb << 20)
+            _write(mem / "memory.limit_in_bytes", limit)
+            if (mem / "memory.memsw.limit_in_bytes").exists():
+                _write(mem / "memory.memsw.limit_in_bytes", limit)  # no swapping past the limit
+            if (mem / "memory.swappiness").exists():
+                try:
+                    _write(mem / "memory.swappiness", "0")
+                except OSError:
+                    pass
+            _write(dirs["pids"] / "pids.max", str(limits.pids))
+            cpu = dirs["cpu"]
+            _write(cpu / "cpu.cfs_period_us", str(limits.cpu_period_us))
+            _write(cpu / "cpu.cfs_quota_us", str(max(1000, int(limits.cpus * limits.cpu_period_us))))
+        except OSError:
+            group.remove()
+            raise
+        return group
+
+    @classmethod
+    def _create_v2(cls, name: str, limits: CgroupLimits, root: Path) -> Cgroup:
+        # The root may host processes and still delegate controllers, unlike a leaf we live in.
+        base = root / "tensorjudge"
+        _enable_controllers(root)
+        base.mkdir(exist_ok=True)
+        _enable_controllers(base)
+        path = base / name
+        path.mkdir()
+        group = cls(2, {"unified": path})
+        try:
+            _write(path / "memory.max", str(limits.memory_mb << 20))
+            if (path / "memory.swap.max").exists():
+                _write(path / "memory.swap.max", "0")
+            _write(path / "pids.max", str(limits.pids))
+            quota = max(1000, int(limits.cpus * limits.cpu_period_us))
+            _write(path / "cpu.max", f"{quota} {limits.cpu_period_us}")
+        except OSError:
+            group.remove()
+            raise
+        return group
+
+    # ---- use ----
+
+    def procs_files(self) -> list[str]:
+        """The cgroup.procs files a process writes its pid to in order to join."""
+        return [str(d / "cgroup.procs") for d in self.dirs.values()]
+
+    def join_self(self) -> None:
+        """Move the calling process into the cgroup (async-signal-safe enough for preexec_fn)."""
+        pid = str(os.getpid()).encode()
+        for path in self.procs_files():
+            fd = os.open(path, os.O_WRONLY)
+            try:
+                os.write(fd, pid)
+            finally:
+                os.close(fd)
+
+    def pids(self) -> set[int]:
+        """Every process in the cgroup now."""
+        found: set[int] = set()
+        for d in self.dirs.values():
+            try:
+                found.update(int(x) for x in (d / "cgroup.procs").read_text().split())
+            except OSError:
+                pass
+        return found
+
+    def oom_killed(self) -> bool:
+        """Whether the kernel's OOM killer acted in this cgroup."""
+        if self.version == 2:
+            events = _kv(self.dirs["unified"] / "memory.events")
+            return events.get("oom_kill", 0) > 0 or events.get("oom", 0) > 0
+        mem = self.dirs["memory"]
+        control = _kv(mem / "memory.oom_control")
+        if "oom_kill" in control:
+            return control["oom_kill"] > 0 or control.get("under_oom", 0) > 0
+        return control.get("under_oom", 0) > 0 or _int(mem / "memory.failcnt") > 0
+
+    def memory_peak_bytes(self) -> int:
+        """High-water mark of the run's memory use (0 where the kernel does not say)."""
+        if self.version == 2:
+            return _int(self.dirs["unified"] / "memory.peak")
+        return _int(self.dirs["memory"] / "memory.max_usage_in_bytes")
+
+    def kill_all(self, timeout_s: float = 5.0) -> bool:
+        """SIGKILL everything in the cgroup until it is empty; True when it emptied."""
+        if self.version == 2 and (self.dirs["unified"] / "cgroup.kill").exists():
+            try:
+                _write(self.dirs["unified"] / "cgroup.kill", "1")
+            except OSError:
+                pass
+        deadline = time.monotonic() + timeout_s
+        while True:
+            pids = self.pids()
+            if not pids:
+                return True
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            if time.monotonic() > deadline:
+                log.warning("cgroup %s still has processes %s", self.dirs, sorted(pids))
+                return False
+            time.sleep(0.02)
+
+    def remove(self) -> None:
+        """Remove the cgroup directories (they must be empty of processes)."""
+        for d in self.dirs.values():
+            for _ in range(50):
+                try:
+                    d.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.02)
+            else:
+                log.warning("could not remove cgroup %s", d)
+
+
+def _enable_controllers(path: Path) -> None:
+    ctl = path / "cgroup.subtree_control"
+    wanted = [c for c in ("memory", "pids", "cpu") if c not in ctl.read_text().split()]
+    for controller in wanted:
+        try:
+            _write(ctl, f"+{controller}")
+        except OSError as exc:
+            raise CgroupUnavailable(f"cannot enable the {controller} controller in {path}: {exc}") from exc
+
+
+def _write(path: Path, value: str) -> None:
+    with open(path, "w") as f:
+        f.write(value)
+
+
+def _kv(path: Path) -> dict[str, int]:
+    out: dict[str, int] = {}
+    try:
+        for line in path.read_text().splitlines():
+            key, _, value = line.partition(" ")
+            if value.strip().lstrip("-").isdigit():
+                out[key] = int(value)
+    except OSError:
+        pass
+    return out
+
+
+def _int(path: Path) -> int:
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
