@@ -134,6 +134,8 @@ def _case_outcome(case: dict[str, Any], msg: dict[str, Any] | None, result: RunR
             return Verdict.TIME_LIMIT_EXCEEDED, "the run hit its wall-clock limit before this case", None, None
         if result.killed == "output":
             return Verdict.OUTPUT_LIMIT_EXCEEDED, "the run produced more output than allowed", None, None
+        if result.oom_killed:
+            return Verdict.MEMORY_LIMIT_EXCEEDED, "the run was killed by the memory limit", None, None
         return Verdict.RUNTIME_ERROR, "the sandbox stopped before this case finished", None, None
     killed = msg.get("killed")
     if killed == "timeout":
@@ -181,6 +183,14 @@ def _case_outcome(case: dict[str, Any], msg: dict[str, Any] | None, result: RunR
     if not ns:
         return Verdict.RUNTIME_ERROR, msg.get("protocol_error") or "the timing run did not finish", check, None
     sub_ms = statistics.median(ns) / 1e6
+    outside_ms = _outside_window_ms(result, case["name"])
+    if outside_ms is not None:
+        # The supervisor's clock runs in the sandbox: it must agree with ours. Its iterations
+        # cannot add up to more than the window we saw, and their mean cannot be far below it.
+        if sum(ns) / 1e6 > outside_ms * 1.05 + 5:
+            return (Verdict.RUNTIME_ERROR, "in-sandbox timings disagree with the wall time measured "
+                    "outside the sandbox", check, None)
+        sub_ms = max(sub_ms, 0.5 * outside_ms / len(ns))
     ref_ms = reference.timings_ms.get(case["name"], 0.0)
     self_ns = msg.get("timing", {}).get("self_ns") or []
     budget = problem.config.timing.budget_ratio
@@ -193,6 +203,16 @@ def _case_outcome(case: dict[str, Any], msg: dict[str, Any] | None, result: RunR
         return (Verdict.TIME_LIMIT_EXCEEDED,
                 f"{timing.ratio:.1f}x the reference's time (budget {budget:g}x)", check, timing)
     return Verdict.ACCEPTED, "", check, timing
+
+
+def _outside_window_ms(result: RunResult, case_name: str) -> float | None:
+    """Milliseconds between the timing marks of a case, by the clock outside the sandbox."""
+    marks = {m.get("mark"): m.get("_recv_ns") for m in result.messages
+             if m.get("type") == "timing_mark" and m.get("case") == case_name}
+    start, end = marks.get("start"), marks.get("end")
+    if not isinstance(start, int) or not isinstance(end, int) or end < start:
+        return None
+    return (end - start) / 1e6
 
 
 def _assemble(problem: Problem, cases: list[dict[str, Any]], result: RunResult,
