@@ -43,7 +43,14 @@ def transport_options(settings: Settings) -> dict[str, Any]:
             "processed_folder": str(processed),
             "store_processed": False,
         }
-    return {"visibility_timeout": settings.broker_visibility_timeout_s}
+    timeout = settings.broker_visibility_timeout_s
+    return {
+        "visibility_timeout": timeout,
+        # How often a worker sweeps for messages whose consumer died (SIGKILL, lost machine);
+        # a sweep only restores messages unacked for longer than the visibility timeout.
+        "unacked_restore_interval": max(1, min(10, int(timeout / 3))),
+        "unacked_restore_throttle": 1 if timeout < 60 else 10,
+    }
 
 
 def task_time_limits_s(settings: Settings) -> tuple[float, float]:
