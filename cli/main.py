@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import typer
 
+from cli.admin import admin_app
 from cli.local import grade_command, problem_app
+from cli.remote import leaderboard_command, submit_command
+from cli.serve import serve_command
 
 app = typer.Typer(help="TensorJudge: an online judge for PyTorch and LLM exercises.", no_args_is_help=True)
 app.command("grade")(grade_command)
 app.add_typer(problem_app, name="problem")
+app.command("serve")(serve_command)
+app.add_typer(admin_app, name="admin")
+app.command("submit")(submit_command)
+app.command("leaderboard")(leaderboard_command)
 
 
 def main() -> None:

@@ -42,6 +42,7 @@ def transport_options(settings: Settings) -> dict[str, Any]:
             "data_folder_out": str(queue),
             "processed_folder": str(processed),
             "store_processed": False,
+            "polling_interval": 0.25,
         }
     timeout = settings.broker_visibility_timeout_s
     return {

@@ -1,0 +1,122 @@
+"""Commands that talk to a TensorJudge server over HTTP: submit and leaderboard."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+
+ServerOpt = Annotated[str, typer.Option("--server", "-s", envvar="TENSORJUDGE_SERVER",
+                                        help="e.g. http://127.0.0.1:8000")]
+_FINISHED = {"done", "failed"}
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _check(r: httpx.Response) -> Any:
+    if r.status_code >= 400:
+        try:
+            detail = r.json().get("detail", r.text)
+        except ValueError:
+            detail = r.text
+        _fail(f"{r.status_code}: {detail}", 3 if r.status_code >= 500 else 2)
+    return r.json()
+
+
+def _client(server: str, token: str | None = None, timeout_s: float = 60.0) -> httpx.Client:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.Client(base_url=server.rstrip("/") + "/api/v1", headers=headers, timeout=timeout_s)
+
+
+def report_of(sub: dict[str, Any]) -> dict[str, Any]:
+    """The `--json` object: verdict, score, max_score, cases and the submission id."""
+    return {
+        "id": sub["id"],
+        "problem": sub["problem"],
+        "status": sub["status"],
+        "verdict": sub["verdict"],
+        "score": sub["score"],
+        "max_score": sub["max_score"],
+        "speed_ratio": sub.get("speed_ratio"),
+        "message": sub.get("message", ""),
+        "cases": sub["cases"],
+    }
+
+
+def _print_human(sub: dict[str, Any]) -> None:
+    score = "-" if sub["score"] is None else f"{sub['score']:g}"
+    typer.echo(f"submission {sub['id']}: {sub['status']}  {sub['verdict'] or ''}  "
+               f"score {score}/{sub['max_score'] or 0:g}")
+    for c in sub["cases"]:
+        ratio = f"  {c['timings']['ratio']:.2f}x ref" if c.get("timings") else ""
+        typer.echo(f"  {c['name']:<28} {c['visibility']:<7} {c['verdict']:<22} "
+                   f"{c['points']:g}/{c['max_points']:g}{ratio}  {c.get('message') or ''}")
+    if sub.get("message"):
+        typer.echo(sub["message"])
+
+
+def submit_command(
+    problem: Annotated[str, typer.Argument(help="the problem's slug")],
+    files: Annotated[list[Path], typer.Argument(help="one file, several files, or one zip/tar")],
+    server: ServerOpt,
+    token: Annotated[str, typer.Option("--token", "-t", envvar="TENSORJUDGE_TOKEN", help="your API token")],
+    wait: Annotated[bool, typer.Option("--wait", help="wait for the verdict")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    timeout_s: Annotated[float, typer.Option("--timeout", help="seconds to wait for the verdict")] = 900.0,
+) -> None:
+    """Submit a solution to a server (and with --wait, print its verdict)."""
+    uploads = []
+    for f in files:
+        if not f.is_file():
+            _fail(f"{f}: no such file")
+        uploads.append(("files", (f.name, f.read_bytes())))
+    try:
+        with _client(server, token) as client:
+            sub = _check(client.post("/submissions", data={"problem": problem}, files=uploads))
+            deadline = time.monotonic() + timeout_s
+            delay = 0.2
+            while wait and sub["status"] not in _FINISHED:
+                if time.monotonic() > deadline:
+                    _fail(f"submission {sub['id']} not graded after {timeout_s:g}s", 3)
+                time.sleep(delay)
+                delay = min(delay * 1.5, 2.0)
+                sub = _check(client.get(f"/submissions/{sub['id']}"))
+    except httpx.HTTPError as exc:
+        _fail(f"cannot reach {server}: {exc}", 3)
+        return
+    if as_json:
+        typer.echo(json.dumps(report_of(sub)))
+    elif wait:
+        _print_human(sub)
+    else:
+        typer.echo(f"submission {sub['id']} queued")
+    if sub["status"] == "failed":
+        raise typer.Exit(3)
+
+
+def leaderboard_command(
+    problem: Annotated[str, typer.Argument(help="the problem's slug")],
+    server: ServerOpt,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Print a problem's leaderboard."""
+    try:
+        with _client(server) as client:
+            board = _check(client.get(f"/leaderboard/{problem}"))
+    except httpx.HTTPError as exc:
+        _fail(f"cannot reach {server}: {exc}", 3)
+        return
+    if as_json:
+        typer.echo(json.dumps(board))
+        return
+    typer.echo(f"{board['problem']}: {board['title']}")
+    for e in board["entries"]:
+        ratio = "" if e["speed_ratio"] is None else f"{e['speed_ratio']:.2f}x"
+        typer.echo(f"  {e['rank']:>3}. {e['user']:<24} {e['score']:g}/{e['max_score'] or 0:g}  {ratio}")
