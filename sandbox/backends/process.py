@@ -89,6 +89,7 @@ class ProcessSandbox:
         self.drop_uid = os.geteuid() == 0 and uid != 0
         self._uid_probed = not self.drop_uid
         self.last_cgroup_version: int | None = None
+        self.last_cgroup_dirs: list[str] = []  # the last run's cgroup (gone once it is empty)
 
     def _drop_privileges(self) -> None:
         if self.drop_uid:
@@ -217,6 +218,7 @@ class ProcessSandbox:
             self.last_cgroup_version = None
             return None
         self.last_cgroup_version = group.version
+        self.last_cgroup_dirs = [str(d) for d in group.dirs.values()]
         return group
 
     def run(self, spec: RunSpec) -> RunResult:

@@ -1,0 +1,62 @@
+"""Checks of the host after a hostile run: no leftover processes, no files outside the sandbox."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+
+MARKERS = ("tj-redteam", "tjrt-")
+
+
+def leftover_processes(data_dir: Path) -> list[str]:
+    """Processes a hostile run left: renamed ones (tjrt-*), or any whose command line still
+    names this run's data dir (bwrap does). The backend's cgroup check covers the rest."""
+    found = []
+    me = os.getpid()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == me:
+            continue
+        try:
+            comm = (entry / "comm").read_text().strip()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = (entry / "stat").read_text().rsplit(")", 1)[-1].split()[0]
+        except (OSError, IndexError, ValueError):
+            continue
+        if state == "Z":
+            continue
+        if comm.startswith("tjrt-") or str(data_dir) in cmdline:
+            found.append(f"{entry.name} {comm} {cmdline[:120]}")
+    return found
+
+
+def wait_no_leftovers(data_dir: Path, timeout_s: float = 3.0) -> list[str]:
+    """Leftovers still there after a short grace (the kernel reaps asynchronously)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        left = leftover_processes(data_dir)
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.1)
+
+
+def stray_files(*roots: Path) -> list[str]:
+    """Files whose names carry a red-team marker anywhere under the given folders."""
+    hits = []
+    for root in roots:
+        if not root.exists():
+            continue
+        for dirpath, dirnames, filenames in os.walk(root):
+            if dirpath.count(os.sep) - str(root).count(os.sep) > 3:
+                dirnames.clear()
+                continue
+            for name in filenames + dirnames:
+                if name.startswith(MARKERS):
+                    hits.append(os.path.join(dirpath, name))
+    return hits
+
+
+def host_roots(data_dir: Path) -> list[Path]:
+    """Where a sandbox escape would most likely leave files."""
+    return [Path(tempfile.gettempdir()), Path.cwd(), Path.home(), data_dir]
