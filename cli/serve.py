@@ -58,7 +58,7 @@ class WorkerSupervisor:
 
     def _spawn(self) -> None:
         self.proc = subprocess.Popen(worker_command(self.settings), cwd=REPO_ROOT, env=self.env,
-                                     start_new_session=True)
+                                     start_new_session=True, preexec_fn=_die_with_parent)
 
     def _watch(self) -> None:
         while not self.stopping.wait(1.0):
@@ -79,6 +79,16 @@ class WorkerSupervisor:
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
+
+
+def _die_with_parent() -> None:
+    # uvicorn re-raises SIGTERM/SIGINT after its shutdown, so `serve` may die before its
+    # cleanup runs: have the kernel send the worker SIGTERM when `serve` goes away.
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def requeue_unfinished(settings: Settings) -> int:

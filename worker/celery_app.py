@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from celery import Celery
-from kombu import Queue
-
-from core.services.broker import QUEUES, celery_config
+from core.services.broker import celery_config
 from core.settings import get_settings
 
 
@@ -14,7 +12,6 @@ def make_celery() -> Celery:
     settings = get_settings()
     app = Celery("tensorjudge", include=["worker.tasks"])
     app.conf.update(celery_config(settings))
-    app.conf.task_queues = [Queue(name) for name in QUEUES]
     return app
 
 
