@@ -19,29 +19,49 @@ router = APIRouter()
 @router.get("/admin/users", response_class=HTMLResponse)
 def users_page(request: Request, session: SessionDep, admin: Admin) -> HTMLResponse:
     """Every user with role and status, and a form to add one."""
-    return page(request, "admin/users.html", users=user_service.list_users(session), roles=[r.value for r in Role],
-                new_token="")
+    return page(
+        request,
+        "admin/users.html",
+        users=user_service.list_users(session),
+        roles=[r.value for r in Role],
+        new_token="",
+    )
 
 
 @router.post("/admin/users", response_class=HTMLResponse)
 def create_user(
-    request: Request, session: SessionDep, admin: Admin,
-    name: Annotated[str, Form(max_length=64)], role: Annotated[str, Form()],
-    password: Annotated[str, Form(max_length=256)] = "", csrf: Annotated[str, Form()] = "",
+    request: Request,
+    session: SessionDep,
+    admin: Admin,
+    name: Annotated[str, Form(max_length=64)],
+    role: Annotated[str, Form()],
+    password: Annotated[str, Form(max_length=256)] = "",
+    csrf: Annotated[str, Form()] = "",
 ) -> Response:
     """Add a user; shows their first API token once."""
     check_csrf(request, csrf)
     user = user_service.create_user(session, name.strip(), user_service.parse_role(role), password or None)
     token = user_service.issue_token(session, user, "created on the admin page")
     session.commit()
-    return page(request, "admin/users.html", users=user_service.list_users(session), roles=[r.value for r in Role],
-                new_token=token, new_user=user.name, flash=f"User {user.name} created.")
+    return page(
+        request,
+        "admin/users.html",
+        users=user_service.list_users(session),
+        roles=[r.value for r in Role],
+        new_token=token,
+        new_user=user.name,
+        flash=f"User {user.name} created.",
+    )
 
 
 @router.post("/admin/users/{user_id}")
 def update_user(
-    request: Request, user_id: int, session: SessionDep, admin: Admin,
-    role: Annotated[str, Form()], active: Annotated[bool, Form()] = False,
+    request: Request,
+    user_id: int,
+    session: SessionDep,
+    admin: Admin,
+    role: Annotated[str, Form()],
+    active: Annotated[bool, Form()] = False,
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     """Change a user's role and whether they may sign in."""
@@ -51,4 +71,6 @@ def update_user(
         raise ConflictError("You cannot demote or deactivate yourself; ask another admin.")
     user_service.update_user(session, user, role=user_service.parse_role(role), is_active=active)
     session.commit()
-    return redirect("/admin/users", f"Saved {user.name}: {user.role.value}, {'active' if active else 'inactive'}.")
+    return redirect(
+        "/admin/users", f"Saved {user.name}: {user.role.value}, {'active' if active else 'inactive'}."
+    )

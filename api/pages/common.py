@@ -27,6 +27,8 @@ templates.env.filters.update(
     ratio=render.format_ratio,
     when=render.format_when,
     num=render.format_number,
+    inline_code=render.inline_code,
+    limit_label=render.limit_label,
 )
 templates.env.globals.update(
     heatmap_svg=render.heatmap_svg, histogram_svg=render.histogram_svg, markdown=render.markdown

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio
 from fastapi import APIRouter, File, Form, Request, UploadFile
@@ -35,7 +35,7 @@ def dashboard(request: Request, session: SessionDep, user: Staff) -> HTMLRespons
     rows = [
         {
             "problem": p,
-            "latest": (problem_service.list_versions(session, p) or [None])[0],
+            "latest": next(iter(problem_service.list_versions(session, p)), None),
             "counts": web_queries.verdict_counts(session, p),
         }
         for p in problems
@@ -88,39 +88,41 @@ def problem_admin(
     request: Request, slug: str, session: SessionDep, user: Staff, version: int | None = None
 ) -> HTMLResponse:
     """A problem's versions and the validation report of one of them."""
+    return page(request, "instructor/problem.html", **_manage_context(request, session, slug, version, user))
+
+
+def _manage_context(
+    request: Request, session: SessionDep, slug: str, version_id: int | None, user: SignedIn
+) -> dict[str, Any]:
     problem = problem_service.get_problem(session, slug, user, include_unpublished=True)
-    selected = _version(session, slug, version, user)
-    return page(
-        request,
-        "instructor/problem.html",
-        problem=problem,
-        versions=problem_service.list_versions(session, problem),
-        selected=selected,
-        report=selected.validation,
-        active=request.app.state.validations.is_active(selected.id),
-        counts=web_queries.verdict_counts(session, problem),
-    )
+    selected = _version(session, slug, version_id, user)
+    return {
+        "problem": problem,
+        "versions": problem_service.list_versions(session, problem),
+        "selected": selected,
+        "report": selected.validation,
+        "active": request.app.state.validations.is_active(selected.id),
+        "counts": web_queries.verdict_counts(session, problem),
+    }
 
 
 @router.get("/instructor/problems/{slug}/versions/{version_id}/report", response_class=HTMLResponse)
 def report_fragment(
     request: Request, slug: str, version_id: int, session: SessionDep, user: Staff
 ) -> HTMLResponse:
-    """The validation report part of the page (polled while validating)."""
-    selected = _version(session, slug, version_id, user)
+    """The live part of the problem page: the report and the versions (polled while validating)."""
     return page(
-        request,
-        "instructor/_report.html",
-        problem=selected.problem,
-        selected=selected,
-        report=selected.validation,
-        active=request.app.state.validations.is_active(selected.id),
+        request, "instructor/_manage.html", **_manage_context(request, session, slug, version_id, user)
     )
 
 
 @router.post("/instructor/problems/{slug}/versions/{version_id}/validate")
 def revalidate(
-    request: Request, slug: str, version_id: int, session: SessionDep, user: Staff,
+    request: Request,
+    slug: str,
+    version_id: int,
+    session: SessionDep,
+    user: Staff,
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     """Validate a version (again)."""
@@ -134,19 +136,27 @@ def revalidate(
 
 @router.post("/instructor/problems/{slug}/publish")
 def publish(
-    request: Request, slug: str, session: SessionDep, user: Staff,
-    version_id: Annotated[int, Form()], csrf: Annotated[str, Form()] = "",
+    request: Request,
+    slug: str,
+    session: SessionDep,
+    user: Staff,
+    version_id: Annotated[int, Form()],
+    csrf: Annotated[str, Form()] = "",
     force: Annotated[bool, Form()] = False,
 ) -> Response:
     """Make a validated version what students see."""
     check_csrf(request, csrf)
     problem_service.publish(session, slug, version_id, force=force)
     session.commit()
-    return redirect(f"/instructor/problems/{slug}?version={version_id}", f"Version {version_id} is published.")
+    return redirect(
+        f"/instructor/problems/{slug}?version={version_id}", f"Version {version_id} is published."
+    )
 
 
 @router.post("/instructor/problems/{slug}/unpublish")
-def unpublish(request: Request, slug: str, session: SessionDep, user: Staff, csrf: Annotated[str, Form()] = "") -> Response:
+def unpublish(
+    request: Request, slug: str, session: SessionDep, user: Staff, csrf: Annotated[str, Form()] = ""
+) -> Response:
     """Hide a problem from students."""
     check_csrf(request, csrf)
     problem_service.unpublish(session, slug)
@@ -156,7 +166,11 @@ def unpublish(request: Request, slug: str, session: SessionDep, user: Staff, csr
 
 @router.post("/instructor/problems/{slug}/rejudge")
 def rejudge_problem(
-    request: Request, slug: str, session: SessionDep, user: Staff, dispatcher: DispatcherDep,
+    request: Request,
+    slug: str,
+    session: SessionDep,
+    user: Staff,
+    dispatcher: DispatcherDep,
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     """Grade every submission of the problem again against its current version."""
@@ -177,7 +191,10 @@ def edit_form(
     """Edit the text files of a version; saving stages a new version."""
     selected = _version(session, slug, version, user)
     return page(
-        request, "instructor/edit.html", problem=selected.problem, selected=selected,
+        request,
+        "instructor/edit.html",
+        problem=selected.problem,
+        selected=selected,
         texts=web_packages.editable_texts(selected),
     )
 
@@ -200,28 +217,45 @@ async def save_edit(request: Request, slug: str, session: SessionDep, user: Staf
 
     version = await anyio.to_thread.run_sync(_stage)
     _start_validation(request, version)
-    return redirect(f"/instructor/problems/{version.problem.slug}?version={version.id}", "Saved as a new version.")
+    return redirect(
+        f"/instructor/problems/{version.problem.slug}?version={version.id}", "Saved as a new version."
+    )
 
 
 @router.get("/instructor/submissions", response_class=HTMLResponse)
 def submissions_table(
-    request: Request, session: SessionDep, user: Staff,
-    problem: str = "", user_name: str = "", verdict: str = "", status: str = "", page_no: int = 1,
+    request: Request,
+    session: SessionDep,
+    user: Staff,
+    problem: str = "",
+    user_name: str = "",
+    verdict: str = "",
+    status: str = "",
+    page_no: int = 1,
 ) -> HTMLResponse:
     """Everyone's submissions with filters."""
     filters = web_queries.SubmissionFilter(problem, user_name, verdict, status, max(1, page_no))
     subs, total = web_queries.filter_submissions(session, filters)
     return page(
-        request, "instructor/submissions.html", subs=subs, total=total, filters=filters,
+        request,
+        "instructor/submissions.html",
+        subs=subs,
+        total=total,
+        filters=filters,
         problems=problem_service.list_problems(session, user),
-        verdicts=[v.value for v in Verdict], statuses=[s.value for s in SubmissionStatus],
+        verdicts=[v.value for v in Verdict],
+        statuses=[s.value for s in SubmissionStatus],
         page_size=web_queries.PAGE_SIZE,
     )
 
 
 @router.post("/instructor/submissions/{submission_id}/rejudge")
 def rejudge_one(
-    request: Request, submission_id: int, session: SessionDep, user: Staff, dispatcher: DispatcherDep,
+    request: Request,
+    submission_id: int,
+    session: SessionDep,
+    user: Staff,
+    dispatcher: DispatcherDep,
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     """Grade one submission again."""

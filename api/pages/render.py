@@ -53,12 +53,38 @@ def _md() -> MarkdownIt:
 
 @lru_cache(maxsize=64)
 def _markdown_cached(text: str) -> str:
-    return _md().render(text)
+    html: str = _md().render(text)
+    return html
 
 
-def markdown(text: str) -> Markup:
-    """Markdown with $inline$ and $$display$$ math rendered to HTML + MathML."""
-    return Markup(_markdown_cached(text or ""))
+def markdown(text: str, drop_title: str = "") -> Markup:
+    """Markdown with $inline$ and $$display$$ math rendered to HTML + MathML. A first line
+    `# <drop_title>` is left out (the page already shows the title as its heading)."""
+    text = text or ""
+    first, _, rest = text.lstrip().partition("\n")
+    if drop_title and first.strip().lstrip("#").strip() == drop_title.strip() and first.startswith("# "):
+        text = rest
+    return Markup(_markdown_cached(text))
+
+
+def inline_code(text: str) -> Markup:
+    """A plain message with `backticked` parts shown as code (everything else escaped)."""
+    parts = (text or "").split("`")
+    out = [escape(p) if i % 2 == 0 else f"<code>{escape(p)}</code>" for i, p in enumerate(parts)]
+    if len(parts) % 2 == 0:  # an unmatched backtick: show the text as it is
+        return Markup(escape(text))
+    return Markup("".join(out))
+
+
+_UNITS = {"_s": " (s)", "_ms": " (ms)", "_mb": " (MB)", "_kb": " (KB)"}
+
+
+def limit_label(key: str) -> str:
+    """'wall_time_s' -> 'wall time (s)'."""
+    for suffix, unit in _UNITS.items():
+        if key.endswith(suffix):
+            return key[: -len(suffix)].replace("_", " ") + unit
+    return key.replace("_", " ")
 
 
 def verdict_label(verdict: str | None) -> str:

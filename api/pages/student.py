@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio
 from fastapi import APIRouter, File, Form, Request, UploadFile
@@ -62,7 +62,9 @@ def login(
 
 
 @router.post("/logout")
-def logout(request: Request, session: SessionDep, user: PageUser, csrf: Annotated[str, Form()] = "") -> Response:
+def logout(
+    request: Request, session: SessionDep, user: PageUser, csrf: Annotated[str, Form()] = ""
+) -> Response:
     """Revoke this browser's token and clear the cookie."""
     token = request.cookies.get(TOKEN_COOKIE)
     if user is not None and token:
@@ -166,7 +168,7 @@ async def submit(
     return redirect(f"/submissions/{submission.id}", notice)
 
 
-def _submission_context(submission: Submission) -> dict[str, object]:
+def _submission_context(submission: Submission) -> dict[str, Any]:
     return {
         "sub": submission,
         "finished": submission.status in _FINISHED,
@@ -181,32 +183,45 @@ def history(
     """My submissions, newest first."""
     page_no = max(1, page_no)
     subs = submission_service.list_for(
-        session, user, problem_slug=problem or None, limit=web_queries.PAGE_SIZE + 1,
+        session,
+        user,
+        problem_slug=problem or None,
+        limit=web_queries.PAGE_SIZE + 1,
         offset=(page_no - 1) * web_queries.PAGE_SIZE,
     )
     subs = [s for s in subs if s.user_id == user.id]
     return page(
-        request, "history.html", subs=subs[: web_queries.PAGE_SIZE], problem=problem,
-        page_no=page_no, has_more=len(subs) > web_queries.PAGE_SIZE,
+        request,
+        "history.html",
+        subs=subs[: web_queries.PAGE_SIZE],
+        problem=problem,
+        page_no=page_no,
+        has_more=len(subs) > web_queries.PAGE_SIZE,
     )
 
 
 @router.get("/submissions/{submission_id}", response_class=HTMLResponse)
-def submission_page(request: Request, submission_id: int, session: SessionDep, user: SignedIn) -> HTMLResponse:
+def submission_page(
+    request: Request, submission_id: int, session: SessionDep, user: SignedIn
+) -> HTMLResponse:
     """A submission: live progress while it runs, then per-case verdicts and feedback."""
     submission = submission_service.get(session, submission_id, user)
     return page(request, "submission.html", **_submission_context(submission))
 
 
 @router.get("/submissions/{submission_id}/live", response_class=HTMLResponse)
-def submission_live(request: Request, submission_id: int, session: SessionDep, user: SignedIn) -> HTMLResponse:
+def submission_live(
+    request: Request, submission_id: int, session: SessionDep, user: SignedIn
+) -> HTMLResponse:
     """The live part of the submission page (polled, or fetched on each server-sent event)."""
     submission = submission_service.get(session, submission_id, user)
     return page(request, "_submission_live.html", **_submission_context(submission))
 
 
 @router.get("/submissions/{submission_id}/source/{path:path}")
-def submission_source(submission_id: int, path: str, session: SessionDep, user: SignedIn) -> PlainTextResponse:
+def submission_source(
+    submission_id: int, path: str, session: SessionDep, user: SignedIn
+) -> PlainTextResponse:
     """One submitted file as plain text."""
     submission = submission_service.get(session, submission_id, user)
     for f in submission.files:

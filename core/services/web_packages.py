@@ -128,7 +128,9 @@ def run_validation(settings: Settings, version_id: int, validator: Validator | N
                 return
             loaded = problem_service.load_version(settings, version)
         if validator is None:
-            from core.grading import validate as validator
+            from core.grading import validate
+
+            validator = validate
         report = _finite(validator(loaded, settings=settings).model_dump(mode="json"))
         report["state"] = "done"
     except Exception as exc:

@@ -122,21 +122,21 @@ def grades_csv(subs: list[Submission]) -> str:
 
 
 def gradescope_results(sub: Submission) -> dict[str, Any]:
-    """A Gradescope autograder results.json for one submission: one test per case. Hidden
+    """A Gradescope autograder results.json for one submission: one test per result. Hidden
     cases are `after_published` and say only their verdict; public cases are `visible`."""
     tests = []
-    for case in sub.cases:
-        output = case.verdict.replace("_", " ")
-        if case.message and case.visibility == "public":
-            output += f": {case.message}"
+    for result in sub.cases:
+        output = result.verdict.replace("_", " ")
+        if result.message and result.visibility == "public":
+            output += f": {result.message}"
         tests.append(
             {
-                "name": case.name,
-                "score": case.points,
-                "max_score": case.max_points,
+                "name": result.name,
+                "score": result.points,
+                "max_score": result.max_points,
                 "output": output,
-                "visibility": "visible" if case.visibility == "public" else "after_published",
-                "status": "passed" if case.verdict == "accepted" else "failed",
+                "visibility": "visible" if result.visibility == "public" else "after_published",
+                "status": "passed" if result.verdict == "accepted" else "failed",
             }
         )
     return {

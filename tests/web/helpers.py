@@ -113,16 +113,25 @@ def fake_grade(problem, files, *, settings, progress=None) -> GradeReport:  # ty
         feedback = None
         if not ok and case.visibility == "public":
             feedback = {
-                "check": "value", "output": "y", "max_abs_error": 1.0, "max_rel_error": 0.5,
-                "atol": 1e-5, "rtol": 1e-5, "shape": [12, 20], "dtype": "float32",
-                "mismatches": 12, "first_indices": [[9, 16], [9, 17]],
+                "check": "value",
+                "output": "y",
+                "max_abs_error": 1.0,
+                "max_rel_error": 0.5,
+                "atol": 1e-5,
+                "rtol": 1e-5,
+                "shape": [12, 20],
+                "dtype": "float32",
+                "mismatches": 12,
+                "first_indices": [[9, 16], [9, 17]],
                 "heatmap": [[0.1] * 10 + [1e5] * 2 for _ in range(6)],
             }
         cases.append(
             CaseReport(
-                name=case.name, visibility=case.visibility,
+                name=case.name,
+                visibility=case.visibility,
                 verdict=Verdict.ACCEPTED if ok else Verdict.WRONG_ANSWER,
-                points=case.points if ok else 0.0, max_points=case.points,
+                points=case.points if ok else 0.0,
+                max_points=case.points,
                 message="" if ok else "`y`: 12 of 240 values outside tolerance",
                 feedback=feedback,
             )
@@ -130,8 +139,12 @@ def fake_grade(problem, files, *, settings, progress=None) -> GradeReport:  # ty
         if progress:
             progress(i + 1, total)
     return GradeReport(
-        problem=problem.slug, problem_version=problem.content_hash,
+        problem=problem.slug,
+        problem_version=problem.content_hash,
         verdict=GradeReport.overall([c.verdict for c in cases]),
-        score=sum(c.points for c in cases), max_score=problem.max_score,
-        speed_ratio=1.3 if ok else None, cases=cases, wall_s=0.01,
+        score=sum(c.points for c in cases),
+        max_score=problem.max_score,
+        speed_ratio=1.3 if ok else None,
+        cases=cases,
+        wall_s=0.01,
     )

@@ -79,7 +79,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     dispatcher = ThreadDispatcher(settings)
     port = free_port()
     config = uvicorn.Config(
-        create_app(settings, dispatcher), host="127.0.0.1", port=port, log_level="warning",
+        create_app(settings, dispatcher),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
         lifespan="off",
     )
     srv = uvicorn.Server(config)
@@ -236,8 +239,13 @@ def test_instructor_uploads_validates_and_publishes(server: str, browser: object
     page = sign_in(browser, server, "ines", "/instructor")
     shot(page, "12-instructor-dashboard")
     page.get_by_label(re.compile("Package")).set_input_files(
-        files=[{"name": "scale-again.zip", "mimeType": "application/zip",
-                "buffer": _package_zip("scale-again", "Scale again")}]
+        files=[
+            {
+                "name": "scale-again.zip",
+                "mimeType": "application/zip",
+                "buffer": _package_zip("scale-again", "Scale again"),
+            }
+        ]
     )
     page.get_by_role("button", name="Upload and validate").click()
     sync_api.expect(page).to_have_url(re.compile(r"/instructor/problems/scale-again\?"))
