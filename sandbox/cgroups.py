@@ -211,6 +211,13 @@ class Cgroup:
                     time.sleep(0.02)
             else:
                 log.warning("could not remove cgroup %s", d)
+            # The shared parent goes too once no run uses it, so our host's cgroup tree is left
+            # as we found it (a concurrent run keeps it busy: rmdir then just fails).
+            if d.parent.name == "tensorjudge":
+                try:
+                    d.parent.rmdir()
+                except OSError:
+                    pass
 
 
 def _enable_controllers(path: Path) -> None:

@@ -315,6 +315,11 @@ def main(argv: list[str]) -> int:
     """Read the job, make this process non-dumpable, run every case."""
     job_path, result_fd = argv[1], int(argv[2])
     _non_dumpable()
+    if result_fd == 1:
+        # In a container the attached stdout is the result channel: keep it to ourselves under
+        # another number and send anything else printed to fd 1 (a library's warning) to stderr.
+        result_fd = os.dup(1)
+        os.dup2(2, 1)
     os.set_inheritable(result_fd, False)
     with open(job_path) as f:
         job = json.load(f)

@@ -1,0 +1,169 @@
+"""The docker backend's container configuration, checked against a fake Docker client that only
+records what it is asked (no engine runs here), plus an engine test marked `docker`."""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sandbox import protocol
+from sandbox.backends.base import RunSpec
+from sandbox.backends.docker import DockerSandbox
+
+
+class FakeContainer:
+    """Replays a scripted stdout/stderr; records kill/remove."""
+
+    def __init__(self, chunks: list[tuple[bytes | None, bytes | None]], oom: bool = False) -> None:
+        self.chunks = chunks
+        self.started = self.killed = self.removed = False
+        self.attrs = {"State": {"OOMKilled": oom}}
+
+    def attach(self, **kwargs: Any) -> Any:
+        assert not self.started, "attach must come before start"
+        self.attach_kwargs = kwargs
+        return iter(self.chunks)
+
+    def start(self) -> None:
+        self.started = True
+
+    def wait(self, timeout: float | None = None) -> dict[str, int]:
+        return {"StatusCode": 0}
+
+    def kill(self) -> None:
+        self.killed = True
+
+    def reload(self) -> None:
+        pass
+
+    def remove(self, force: bool = False) -> None:
+        self.removed = force
+
+
+class FakeClient:
+    """Records containers.create() kwargs."""
+
+    def __init__(self, container: FakeContainer) -> None:
+        self.created: list[dict[str, Any]] = []
+        self.container = container
+        client = self
+
+        class _Containers:
+            def create(self, **kwargs: Any) -> FakeContainer:
+                client.created.append(kwargs)
+                return client.container
+
+        self.containers = _Containers()
+
+
+def _spec(tmp_path: Path, gpus: list[int] | None = None) -> RunSpec:
+    return RunSpec(job_dir=tmp_path, wall_time_s=10, memory_mb=1024, output_bytes=1 << 20,
+                   tmp_mb=64, pids=128, gpus=gpus or [])
+
+
+def _frames() -> bytes:
+    return b"".join([
+        protocol.encode_json({"type": "hello", "pid": 1}),
+        protocol.encode_json({"type": "case_result", "case": "c1", "child": {"status": "ok"}}),
+        protocol.encode(protocol.TENSORS, b"blob"),
+        protocol.encode_json({"type": "done"}),
+    ])
+
+
+def test_fake_client_records_a_locked_down_container_config(tmp_path: Path) -> None:
+    container = FakeContainer([])
+    sandbox = DockerSandbox("tj-sandbox:test", client=FakeClient(container))
+    cfg = sandbox.container_config(_spec(tmp_path), "run1")
+    assert cfg["network_mode"] == "none"
+    assert cfg["read_only"] is True
+    assert cfg["cap_drop"] == ["ALL"]
+    assert "no-new-privileges:true" in cfg["security_opt"]
+    assert cfg["user"] == "65534:65534"
+    assert cfg["mem_limit"] == cfg["memswap_limit"] == f"{1024 + 768}m"
+    assert cfg["pids_limit"] == 128
+    assert "size=64m" in cfg["tmpfs"]["/tmp"]
+    assert cfg["volumes"] == {str(tmp_path): {"bind": "/job", "mode": "ro"}}
+    assert cfg["command"][-2:] == ["/job/job.json", "1"]
+    assert cfg["log_config"]["Type"] == "none"
+    assert "runtime" not in cfg and "device_requests" not in cfg
+    env = cfg["environment"]
+    assert env["TJ_ISOLATED"] == "1"
+    assert not any(k.startswith("TENSORJUDGE_") for k in env)
+
+
+def test_fake_client_records_gpus_and_gvisor_runtime(tmp_path: Path) -> None:
+    sandbox = DockerSandbox("img", runtime="runsc", client=FakeClient(FakeContainer([])))
+    cfg = sandbox.container_config(_spec(tmp_path, gpus=[1, 3]), "run2")
+    assert cfg["runtime"] == "runsc"
+    (req,) = cfg["device_requests"]
+    assert req["DeviceIDs"] == ["1", "3"]
+    assert req["Capabilities"] == [["gpu"]]
+    assert cfg["environment"]["NVIDIA_VISIBLE_DEVICES"] == "1,3"
+
+
+def test_fake_client_run_reads_results_from_stdout_only(tmp_path: Path) -> None:
+    data = _frames()
+    # stdout arrives split at odd places; stderr is interleaved and must be ignored as results.
+    chunks: list[tuple[bytes | None, bytes | None]] = [
+        (data[:3], None), (None, protocol.encode_json({"type": "done", "forged": True})),
+        (data[3:40], b"warning\n"), (data[40:], None),
+    ]
+    container = FakeContainer(chunks, oom=True)
+    client = FakeClient(container)
+    result = DockerSandbox("img", client=client).run(_spec(tmp_path))
+    assert [m["type"] for m in result.messages] == ["hello", "case_result", "done"]
+    assert not any(m.get("forged") for m in result.messages)
+    assert result.blobs == {"c1": b"blob"}
+    assert result.oom_killed is True
+    assert result.exit_code == 0 and result.killed is None
+    assert "warning" in result.stderr_tail
+    assert container.attach_kwargs["stdout"] is True and container.removed
+    assert len(client.created) == 1
+
+
+def test_fake_client_unavailable_without_engine() -> None:
+    class NoEngine:
+        def ping(self) -> None:
+            raise ConnectionError("no socket")
+
+    ok, why = DockerSandbox("img", client=NoEngine()).available()
+    assert not ok and "no Docker engine" in why
+
+
+def _engine() -> bool:
+    """Whether a Docker engine answers on the default socket (probed with a plain socket: the
+    SDK leaks one when the connection is refused)."""
+    import os
+    import socket
+
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    if not host.startswith("unix://"):
+        return True  # a remote engine: let the test's own availability check decide
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(2)
+        try:
+            s.connect(host[len("unix://"):])
+            s.sendall(b"GET /_ping HTTP/1.0\r\n\r\n")
+            return b"200" in s.recv(64)
+        except OSError:
+            return False
+
+
+@pytest.mark.docker
+@pytest.mark.skipif(not _engine(), reason="no Docker engine here")
+def test_docker_engine_runs_the_harness(tmp_path: Path) -> None:
+    sandbox = DockerSandbox("tensorjudge-sandbox:latest")
+    ok, why = sandbox.available()
+    if not ok:
+        pytest.skip(why)
+    (tmp_path / "job.json").write_text(json.dumps({"cases": []}))
+    result = sandbox.run(_spec(tmp_path))
+    assert [m["type"] for m in result.messages] == ["hello", "done"]
+
+
+def test_frame_header_layout_is_what_the_harness_writes() -> None:
+    assert protocol.HEADER.size == struct.calcsize("!cI")
