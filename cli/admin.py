@@ -8,8 +8,9 @@ import typer
 
 from core.settings import get_settings
 
-admin_app = typer.Typer(help="Manage users and the database (runs against TENSORJUDGE_DATABASE_URL).",
-                        no_args_is_help=True)
+admin_app = typer.Typer(
+    help="Manage users and the database (runs against TENSORJUDGE_DATABASE_URL).", no_args_is_help=True
+)
 
 
 def _fail(message: str, code: int = 2) -> None:

@@ -10,8 +10,9 @@ from typing import Annotated, Any
 import httpx
 import typer
 
-ServerOpt = Annotated[str, typer.Option("--server", "-s", envvar="TENSORJUDGE_SERVER",
-                                        help="e.g. http://127.0.0.1:8000")]
+ServerOpt = Annotated[
+    str, typer.Option("--server", "-s", envvar="TENSORJUDGE_SERVER", help="e.g. http://127.0.0.1:8000")
+]
 _FINISHED = {"done", "failed"}
 
 
@@ -52,12 +53,16 @@ def report_of(sub: dict[str, Any]) -> dict[str, Any]:
 
 def _print_human(sub: dict[str, Any]) -> None:
     score = "-" if sub["score"] is None else f"{sub['score']:g}"
-    typer.echo(f"submission {sub['id']}: {sub['status']}  {sub['verdict'] or ''}  "
-               f"score {score}/{sub['max_score'] or 0:g}")
+    typer.echo(
+        f"submission {sub['id']}: {sub['status']}  {sub['verdict'] or ''}  "
+        f"score {score}/{sub['max_score'] or 0:g}"
+    )
     for c in sub["cases"]:
         ratio = f"  {c['timings']['ratio']:.2f}x ref" if c.get("timings") else ""
-        typer.echo(f"  {c['name']:<28} {c['visibility']:<7} {c['verdict']:<22} "
-                   f"{c['points']:g}/{c['max_points']:g}{ratio}  {c.get('message') or ''}")
+        typer.echo(
+            f"  {c['name']:<28} {c['visibility']:<7} {c['verdict']:<22} "
+            f"{c['points']:g}/{c['max_points']:g}{ratio}  {c.get('message') or ''}"
+        )
     if sub.get("message"):
         typer.echo(sub["message"])
 

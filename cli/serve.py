@@ -35,9 +35,23 @@ def prepare(settings: Settings) -> None:
 def worker_command(settings: Settings) -> list[str]:
     """The worker process `serve` runs: the production task code on the embedded broker."""
     return [
-        sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker",
-        "-Q", "cpu,gpu", "-c", str(settings.worker_concurrency), "-n", "embedded@%h",
-        "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "WARNING",
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "worker.celery_app",
+        "worker",
+        "-Q",
+        "cpu,gpu",
+        "-c",
+        str(settings.worker_concurrency),
+        "-n",
+        "embedded@%h",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        "-l",
+        "WARNING",
     ]
 
 
@@ -48,8 +62,11 @@ class WorkerSupervisor:
         self.settings = settings
         self.proc: subprocess.Popen[bytes] | None = None
         self.stopping = threading.Event()
-        self.env = {**os.environ, "TENSORJUDGE_DATA_DIR": str(settings.data_dir),
-                    "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+        self.env = {
+            **os.environ,
+            "TENSORJUDGE_DATA_DIR": str(settings.data_dir),
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
+        }
 
     def start(self) -> None:
         """Start the worker and a thread that restarts it when it exits."""
@@ -57,8 +74,13 @@ class WorkerSupervisor:
         threading.Thread(target=self._watch, name="worker-supervisor", daemon=True).start()
 
     def _spawn(self) -> None:
-        self.proc = subprocess.Popen(worker_command(self.settings), cwd=REPO_ROOT, env=self.env,
-                                     start_new_session=True, preexec_fn=_die_with_parent)
+        self.proc = subprocess.Popen(
+            worker_command(self.settings),
+            cwd=REPO_ROOT,
+            env=self.env,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
 
     def _watch(self) -> None:
         while not self.stopping.wait(1.0):
