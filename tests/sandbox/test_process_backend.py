@@ -1,0 +1,74 @@
+"""The process sandbox's command line and environment, and (with CUDA) a GPU run."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from sandbox.backends.base import RunSpec
+from sandbox.backends.process import ProcessSandbox, gpu_args
+
+needs_bwrap = pytest.mark.skipif(ProcessSandbox().bwrap is None, reason="bubblewrap not installed")
+
+
+def _spec(tmp_path: Path, gpus: list[int] | None = None) -> RunSpec:
+    return RunSpec(job_dir=tmp_path, wall_time_s=5, memory_mb=256, output_bytes=1 << 20,
+                   tmp_mb=8, gpus=gpus or [])
+
+
+@needs_bwrap
+def test_argv_isolates_and_passes_no_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TENSORJUDGE_SECRET_KEY", "hunter2")
+    argv = ProcessSandbox().argv(_spec(tmp_path), result_fd=9, seccomp_fd=7)
+    joined = " ".join(argv)
+    for flag in ("--unshare-all", "--die-with-parent", "--new-session", "--clearenv"):
+        assert flag in argv
+    assert argv[argv.index("--cap-drop") + 1] == "ALL"
+    assert argv[argv.index("--seccomp") + 1] == "7"
+    assert argv[argv.index("--remount-ro") + 1] == "/"
+    assert argv[argv.index("--size") + 1] == str(8 << 20)
+    assert "hunter2" not in joined and "TENSORJUDGE_" not in joined
+    assert argv[-2:] == ["/job/job.json", "9"]
+    assert "CUDA_VISIBLE_DEVICES" not in joined
+
+
+@needs_bwrap
+def test_argv_with_gpus_sets_visible_devices(tmp_path: Path) -> None:
+    argv = ProcessSandbox().argv(_spec(tmp_path, gpus=[0, 2]), result_fd=9)
+    i = argv.index("CUDA_VISIBLE_DEVICES")
+    assert argv[i - 1] == "--setenv" and argv[i + 1] == "0,2"
+
+
+def test_gpu_args_binds_only_existing_nodes_of_the_given_gpus() -> None:
+    assert gpu_args([]) == []
+    args = gpu_args([0])
+    nodes = [args[i + 1] for i, a in enumerate(args) if a == "--dev-bind"]
+    assert all(os.path.exists(n) for n in nodes)
+    assert not any(n.startswith("/dev/nvidia1") for n in nodes)
+
+
+def _cuda() -> bool:
+    try:
+        import torch
+
+        return bool(torch.cuda.is_available())
+    except Exception:  # noqa: BLE001
+        return False
+
+
+@pytest.mark.cuda
+@pytest.mark.sandbox
+@pytest.mark.skipif(not _cuda(), reason="no CUDA GPU here")
+def test_cuda_case_runs_in_the_process_sandbox(tmp_path: Path) -> None:
+    from core.grading import grade
+    from core.problem import load_problem
+    from core.settings import Settings
+
+    repo = Path(__file__).resolve().parents[2]
+    problem = load_problem(repo / "problems/multi-head-matmul")
+    source = (repo / "problems/multi-head-matmul/solutions/accepted/permute_bmm.py").read_bytes()
+    settings = Settings(data_dir=tmp_path, sandbox="process", gpus="0")
+    report = grade(problem, {"solution.py": source}, settings=settings)
+    assert report.verdict.value == "accepted", [(c.name, c.message) for c in report.cases]
