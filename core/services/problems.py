@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.db.models import Problem, ProblemVersion, Role, User
-from core.errors import ProblemError, SubmissionError
+from core.errors import InfrastructureError, ProblemError, SubmissionError
 from core.services.errors import ConflictError, NotFoundError
 from core.services.uploads import UploadLimits, read_archive, write_tree
 from core.settings import Settings
@@ -179,7 +179,11 @@ def upload(
         shutil.copytree(root, final)
         loaded = load_problem(final)
         version = stage(session, loaded, pack_directory(final), user)
-        report = validate(loaded, settings=settings).model_dump(mode="json")
+        try:
+            report = validate(loaded, settings=settings).model_dump(mode="json")
+        except InfrastructureError as exc:
+            # Stored but unvalidated: publishing it then needs force.
+            report = {"ok": False, "errors": [f"validation could not run: {exc}"]}
     version.validation = report
     session.flush()
     return version, report
