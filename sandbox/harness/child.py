@@ -160,7 +160,7 @@ def run_case(job: dict[str, Any], case: dict[str, Any], send: Callable[[bytes], 
             send(protocol.encode_json(result))
             send(protocol.encode(protocol.TENSORS, blob))
             blob = None
-            _timing_loop(thunk, sync, clock, send, go_fd, tracer)
+            _timing_loop(thunk, sync, clock, send, go_fd, tracer, case["device"])
             return
     except RuleViolation as exc:
         result.update(status="rule_violation", message=str(exc))
@@ -189,19 +189,38 @@ def _timing_loop(
     send: Callable[[bytes], None],
     go_fd: int,
     tracer: RuleTracer,
+    device: str = "cpu",
 ) -> None:
-    """Each iteration starts when the supervisor writes a nonce and ends when we echo it."""
+    """Each iteration starts when the supervisor writes a nonce and ends when we echo it.
+
+    On CUDA the L2 cache is flushed before each iteration, outside the timed window, and the
+    iteration is also measured with CUDA events (reported, but the verdict uses the
+    supervisor's clock, which this process cannot touch).
+    """
+    flush: torch.Tensor | None = None
+    events: tuple[Any, Any] | None = None
+    if device == "cuda":
+        flush = torch.empty(64 << 20, dtype=torch.int32, device="cuda")  # 256 MiB > any L2
+        events = (torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True))
     send(protocol.encode_json({"type": "timing_ready"}))
     with tracer:
         while True:
+            if flush is not None:
+                flush.zero_()
+                sync()
             nonce = protocol.read_exact(go_fd, 8)
             if nonce is None or nonce == b"\0" * 8:
                 return
             t0 = clock()
+            if events is not None:
+                events[0].record()
             thunk()
+            if events is not None:
+                events[1].record()
             sync()
             t1 = clock()
-            send(protocol.encode_json({"type": "tock", "nonce": nonce.hex(), "self_ns": t1 - t0}))
+            self_ns = int(events[0].elapsed_time(events[1]) * 1e6) if events is not None else t1 - t0
+            send(protocol.encode_json({"type": "tock", "nonce": nonce.hex(), "self_ns": self_ns}))
 
 
 def child_main(job: dict[str, Any], case: dict[str, Any], msg_fd: int, go_fd: int) -> None:
