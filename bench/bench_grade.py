@@ -21,10 +21,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import core.grading.pipeline as pipeline  # noqa: E402
-from core.problem import discover_problems  # noqa: E402
-from core.settings import REPO_ROOT, Settings  # noqa: E402
-from sandbox.backends.base import RunResult, RunSpec  # noqa: E402
+import core.grading.pipeline as pipeline
+from core.problem import discover_problems
+from core.settings import REPO_ROOT, Settings
+from sandbox.backends.base import RunResult, RunSpec
 
 
 def measure(problem: Any, settings: Settings) -> dict[str, float]:
@@ -88,7 +88,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp), secret_key="bench", sandbox="process")
         problems = [p for p in discover_problems(REPO_ROOT / "problems") if not args.slugs or p.slug in args.slugs]
-        print(f"{'problem':<20} {'total':>7} {'sandbox':>8} {'startup':>8} {'cases':>7} {'timed':>7} {'other':>7}  (seconds, median of {args.repeats}; first run warms the reference cache)")
+        print(f"{'problem':<20} {'total':>7} {'sandbox':>8} {'startup':>8} {'cases':>7} {'timed':>7} "
+              f"{'other':>7}  (seconds, median of {args.repeats}; a first run warms the reference cache)")
         for problem in problems:
             measure(problem, settings)  # warm the reference cache
             rows = [measure(problem, settings) for _ in range(args.repeats)]

@@ -70,7 +70,8 @@ def check_source(filename: str, source: str, rules: Rules) -> StaticFinding | No
             found = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
             for banned in rules.forbidden_imports:
                 if _hit(node.module, banned):
-                    return StaticFinding("rule", f"{filename}, line {node.lineno}: import of {node.module} is forbidden")
+                    where = f"{filename}, line {node.lineno}"
+                    return StaticFinding("rule", f"{where}: import of {node.module} is forbidden")
         elif isinstance(node, (ast.Attribute, ast.Name)):
             dotted = _dotted(node)
             found = [dotted] if dotted else [node.attr] if isinstance(node, ast.Attribute) else []

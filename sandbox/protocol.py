@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import os
 import struct
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 HEADER = struct.Struct("!cI")
 JSON = b"J"

@@ -7,8 +7,9 @@ import shutil
 import signal
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import safetensors.torch as st
 
@@ -139,7 +140,8 @@ def _case_outcome(case: dict[str, Any], msg: dict[str, Any] | None, result: RunR
         return Verdict.RUNTIME_ERROR, "the sandbox stopped before this case finished", None, None
     killed = msg.get("killed")
     if killed == "timeout":
-        return Verdict.TIME_LIMIT_EXCEEDED, f"the case ran past {cfg_case and problem.config.limits.case_time_s:g} s", None, None
+        limit = problem.config.limits.case_time_s
+        return Verdict.TIME_LIMIT_EXCEEDED, f"the case ran past its {limit:g} s limit", None, None
     if killed == "output_limit":
         return Verdict.OUTPUT_LIMIT_EXCEEDED, "the submission printed too much", None, None
     child = msg.get("child")
@@ -222,7 +224,7 @@ def _assemble(problem: Problem, cases: list[dict[str, Any]], result: RunResult,
     reports: list[CaseReport] = []
     ratios: dict[str, float] = {}
     compile_msg = ""
-    for case, cfg_case in zip(cases, problem.config.cases):
+    for case, cfg_case in zip(cases, problem.config.cases, strict=True):
         msg = by_case.get(case["name"])
         verdict, text, check, timing = _case_outcome(case, msg, result, reference, cfg_case, problem)
         if check is not None:

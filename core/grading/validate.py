@@ -48,7 +48,8 @@ def validate(problem: Problem, *, settings: Settings) -> ValidationReport:
     report.reference_verdict = ref.report.verdict.value
     report.reference_timings_ms = {c.name: c.timings.reference_ms for c in ref.report.cases if c.timings}
     if ref.report.verdict is not Verdict.ACCEPTED:
-        bad = [f"{c.name}: {c.verdict.value} {c.message}" for c in ref.report.cases if c.verdict is not Verdict.ACCEPTED]
+        bad = [f"{c.name}: {c.verdict.value} {c.message}"
+               for c in ref.report.cases if c.verdict is not Verdict.ACCEPTED]
         report.errors.append("the reference does not pass every case: " + "; ".join(bad))
     solutions = problem.solutions()
     valid = {v.value for v in Verdict}

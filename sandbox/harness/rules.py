@@ -30,7 +30,7 @@ AUTOGRAD_CALLS = (
 
 def qualified_name(func: Any) -> str:
     """A stable dotted name for a torch callable: torch.matmul, Tensor.backward, ..."""
-    qual = getattr(func, "__qualname__", None) or getattr(func, "__name__", repr(func))
+    qual = str(getattr(func, "__qualname__", None) or getattr(func, "__name__", None) or repr(func))
     module = getattr(func, "__module__", None)
     if qual.startswith("getset_descriptor."):
         owner = getattr(func, "__self__", None)

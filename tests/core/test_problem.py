@@ -52,7 +52,7 @@ def test_broken_toml_and_missing_files(tmp_path: Path) -> None:
         load_problem(pkg)
     pkg2 = _copy(tmp_path / "b")
     (pkg2 / "driver.py").unlink()
-    with pytest.raises(ProblemError, match="missing driver.py"):
+    with pytest.raises(ProblemError, match=r"missing driver\.py"):
         load_problem(pkg2)
 
 
