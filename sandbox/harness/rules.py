@@ -20,7 +20,6 @@ _MODULE_ALIASES = {
 # Every way to reach autograd from inside a torch call.
 AUTOGRAD_CALLS = (
     "Tensor.backward",
-    "Tensor.requires_grad_",
     "Tensor.register_hook",
     "Tensor.retain_grad",
     "torch.autograd",
@@ -93,6 +92,9 @@ class RuleTracer(TorchFunctionMode):
                     self._violate(f"autograd is forbidden in this problem: {name}")
             if name == "Tensor.requires_grad.__set__" and len(args) > 1 and bool(args[1]):
                 self._violate("autograd is forbidden in this problem: setting requires_grad=True")
+            turning_on = args[1] if len(args) > 1 else kwargs.get("requires_grad", True)
+            if name == "Tensor.requires_grad_" and bool(turning_on):
+                self._violate("autograd is forbidden in this problem: Tensor.requires_grad_()")
             if kwargs.get("requires_grad"):
                 self._violate(f"autograd is forbidden in this problem: {name}(requires_grad=True)")
             if torch.is_grad_enabled() and _any_requires_grad((args, kwargs)):

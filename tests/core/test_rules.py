@@ -31,8 +31,20 @@ def test_every_autograd_route_is_caught() -> None:
     def factory() -> None:
         torch.zeros(3, requires_grad=True)
 
-    for fn in (backward, setter, factory):
+    def requires_grad_() -> None:
+        torch.ones(3).requires_grad_()
+
+    for fn in (backward, setter, factory, requires_grad_):
         assert _run(fn)
+
+
+def test_switching_grad_off_is_allowed() -> None:
+    tracer = RuleTracer([], True)
+    with tracer:
+        torch.ones(3).requires_grad_(False)
+        with torch.set_grad_enabled(False):
+            torch.ones(3) * 2
+    assert tracer.violations == []
 
 
 def test_grad_enabled_compute_on_leaf_that_requires_grad() -> None:

@@ -19,7 +19,6 @@ def test_autograd_names_are_rule_hits() -> None:
         "import torch\ntorch.autograd.grad(y, x)\n",
         "from torch.autograd import grad\n",
         "import torch\nwith torch.enable_grad():\n    pass\n",
-        "x.requires_grad_()\n",
         "import torch\nf = getattr(torch, 'enable_grad')\n",
         "from torch import func\nfunc.vjp\n",
     ):
