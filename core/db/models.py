@@ -98,9 +98,7 @@ class Problem(Base):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    current_version: Mapped[ProblemVersion | None] = relationship(
-        foreign_keys=[current_version_id], post_update=True
-    )
+    current_version: Mapped[ProblemVersion | None] = relationship(foreign_keys=[current_version_id], post_update=True)
 
 
 class ProblemVersion(Base):
@@ -164,12 +162,8 @@ class Submission(Base):
     user: Mapped[User] = relationship()
     problem: Mapped[Problem] = relationship()
     problem_version: Mapped[ProblemVersion] = relationship()
-    files: Mapped[list[SubmissionFile]] = relationship(
-        cascade="all, delete-orphan", order_by="SubmissionFile.path"
-    )
-    cases: Mapped[list[CaseResult]] = relationship(
-        cascade="all, delete-orphan", order_by="CaseResult.position"
-    )
+    files: Mapped[list[SubmissionFile]] = relationship(cascade="all, delete-orphan", order_by="SubmissionFile.path")
+    cases: Mapped[list[CaseResult]] = relationship(cascade="all, delete-orphan", order_by="CaseResult.position")
 
 
 class SubmissionFile(Base):
@@ -181,7 +175,7 @@ class SubmissionFile(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"))
     path: Mapped[str] = mapped_column(String(255))
-    content: Mapped[bytes] = mapped_column(LargeBinary)
+    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
 
 
 class CaseResult(Base):

@@ -6,9 +6,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, selectinload
 
-from core.db.models import CaseResult, Role, Submission, SubmissionFile, SubmissionStatus, User
+from core.db.models import (
+    CaseResult,
+    ProblemVersion,
+    Role,
+    Submission,
+    SubmissionFile,
+    SubmissionStatus,
+    User,
+)
 from core.services import problems as problem_service
 from core.services.errors import ForbiddenError, NotFoundError
 from core.services.uploads import UploadLimits, normalize_upload
@@ -31,9 +39,7 @@ def job_of(submission: Submission) -> Job:
 
 def upload_limits(settings: Settings) -> UploadLimits:
     """The caps on a submission upload, from settings."""
-    return UploadLimits(
-        max_bytes=int(settings.max_upload_mb * 1024 * 1024), max_files=settings.max_upload_files
-    )
+    return UploadLimits(max_bytes=int(settings.max_upload_mb * 1024 * 1024), max_files=settings.max_upload_files)
 
 
 def create(
@@ -61,6 +67,16 @@ def create(
     return submission
 
 
+# Everything a submission view shows, in few queries (and without file contents or archives).
+_VIEW_OPTIONS = (
+    joinedload(Submission.problem),
+    joinedload(Submission.user),
+    joinedload(Submission.problem_version).load_only(ProblemVersion.content_hash),
+    selectinload(Submission.files),
+    selectinload(Submission.cases),
+)
+
+
 def is_staff(user: User) -> bool:
     """Instructors and admins see everyone's submissions."""
     return user.role in (Role.INSTRUCTOR, Role.ADMIN)
@@ -68,7 +84,7 @@ def is_staff(user: User) -> bool:
 
 def get(session: Session, submission_id: int, viewer: User) -> Submission:
     """A submission its owner or staff may see (NotFoundError for everyone else)."""
-    submission = session.get(Submission, submission_id)
+    submission = session.get(Submission, submission_id, options=_VIEW_OPTIONS)
     if submission is None or (submission.user_id != viewer.id and not is_staff(viewer)):
         raise NotFoundError(f"no submission {submission_id}")
     return submission
@@ -92,7 +108,8 @@ def list_for(
     if problem_slug is not None:
         problem = problem_service.get_problem(session, problem_slug, viewer)
         query = query.where(Submission.problem_id == problem.id)
-    return list(session.scalars(query.limit(max(1, min(limit, 500))).offset(max(0, offset))))
+    query = query.options(*_VIEW_OPTIONS).limit(max(1, min(limit, 500))).offset(max(0, offset))
+    return list(session.scalars(query).unique())
 
 
 def status_view(submission: Submission) -> dict[str, Any]:
@@ -153,9 +170,7 @@ def rejudge_problem(session: Session, slug: str, viewer: User) -> list[Job]:
     if not is_staff(viewer):
         raise ForbiddenError("only instructors and admins may rejudge")
     problem = problem_service.get_problem(session, slug, viewer)
-    subs = list(
-        session.scalars(select(Submission).where(Submission.problem_id == problem.id).order_by(Submission.id))
-    )
+    subs = list(session.scalars(select(Submission).where(Submission.problem_id == problem.id).order_by(Submission.id)))
     for submission in subs:
         reset_for_rejudge(submission)
     session.flush()

@@ -1,0 +1,185 @@
+"""Service benchmark: end-to-end submissions per minute and status-API latency under load.
+
+Starts `tensorjudge serve` (the embedded default: SQLite, filesystem broker, its own worker,
+the real sandboxed grader) on a free 127.0.0.1 port with a temporary data dir and the tiny
+test problem, creates a user through the CLI, then
+
+1. submits --submissions accepted solutions at once and measures the time until all are done
+   (submissions per minute, end to end: upload, queue, sandboxed grading, result stored);
+2. runs --clients concurrent clients, each doing --requests GET /api/v1/submissions/{id}
+   (bounded loops), and reports p50/p90/p99 latency and requests per second.
+
+    .venv/bin/python bench/bench_service.py [--submissions 6] [--clients 16] [--requests 100]
+                                             [--worker-concurrency 1]
+Only 127.0.0.1 is contacted. Figures depend on the machine: report them with its core count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = REPO / "tests" / "service" / "fixtures"
+SOLUTION = (FIXTURES / "tiny-add" / "solutions" / "accepted" / "plus.py").read_bytes()
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (nearest rank) of values."""
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
+    return ordered[k]
+
+
+def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 180) -> None:
+    """Block until the server's health endpoint answers 200."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit("serve exited early")
+        try:
+            if httpx.get(f"{url}/api/v1/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise SystemExit("serve did not become healthy")
+
+
+def throughput(client: httpx.Client, n: int, timeout_s: float) -> tuple[float, list[int]]:
+    """Submit n solutions at once; seconds until all are graded, and their ids."""
+    start = time.monotonic()
+    ids = []
+    for _ in range(n):
+        r = client.post("/submissions", data={"problem": "tiny-add"}, files=[("files", ("solution.py", SOLUTION))])
+        r.raise_for_status()
+        ids.append(r.json()["id"])
+    pending = set(ids)
+    while pending and time.monotonic() - start < timeout_s:
+        for sid in list(pending):
+            body = client.get(f"/submissions/{sid}").json()
+            if body["status"] in ("done", "failed"):
+                if body["verdict"] != "accepted":
+                    print(f"  warning: submission {sid} ended {body['status']}/{body['verdict']}")
+                pending.discard(sid)
+        time.sleep(0.25)
+    if pending:
+        raise SystemExit(f"{len(pending)} submissions not graded within {timeout_s}s")
+    return time.monotonic() - start, ids
+
+
+def latency(url: str, token: str, ids: list[int], clients: int, requests: int) -> tuple[list[float], float]:
+    """Concurrent bounded GET loops on submission status; (latencies in ms, wall seconds)."""
+    results: list[list[float]] = [[] for _ in range(clients)]
+    errors: list[str] = []
+
+    def run(i: int) -> None:
+        with httpx.Client(base_url=f"{url}/api/v1", headers={"Authorization": f"Bearer {token}"}, timeout=30) as c:
+            for j in range(requests):
+                t0 = time.perf_counter()
+                r = c.get(f"/submissions/{ids[(i + j) % len(ids)]}")
+                results[i].append((time.perf_counter() - t0) * 1000)
+                if r.status_code != 200:
+                    errors.append(f"{r.status_code}")
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(clients)]
+    start = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.monotonic() - start
+    if errors:
+        print(f"  {len(errors)} non-200 answers, e.g. {errors[:3]}")
+    return [x for r in results for x in r], wall
+
+
+def main() -> None:
+    """Run both measurements and print the figures."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--submissions", type=int, default=6)
+    ap.add_argument("--clients", type=int, default=16)
+    ap.add_argument("--requests", type=int, default=100)
+    ap.add_argument("--worker-concurrency", type=int, default=1)
+    ap.add_argument("--timeout", type=float, default=1200)
+    args = ap.parse_args()
+
+    data = Path(tempfile.mkdtemp(prefix="tj-bench-"))
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TENSORJUDGE_")}
+    env.update(
+        TENSORJUDGE_DATA_DIR=str(data),
+        TENSORJUDGE_PROBLEMS_DIR=str(FIXTURES),
+        TENSORJUDGE_WORKER_CONCURRENCY=str(args.worker_concurrency),
+        PYTHONPATH=str(REPO),
+    )
+    cli = [sys.executable, "-m", "cli.main"]
+    log = (data / "serve.log").open("wb")
+    proc = subprocess.Popen(
+        [*cli, "serve", "--port", str(port)],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        wait_healthy(url, proc)
+        out = subprocess.run(
+            [*cli, "admin", "create-user", "bench", "--role", "student"],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        token = out.stdout.strip().splitlines()[-1]
+        print(f"machine: {os.cpu_count()} cores; worker concurrency {args.worker_concurrency}")
+        with httpx.Client(base_url=f"{url}/api/v1", headers={"Authorization": f"Bearer {token}"}, timeout=60) as client:
+            # One warm-up submission fills the reference cache and warms the worker.
+            warm_s, _ = throughput(client, 1, args.timeout)
+            print(f"warm-up submission (reference outputs computed): {warm_s:.1f} s")
+            wall, ids = throughput(client, args.submissions, args.timeout)
+        print(
+            f"end to end: {args.submissions} submissions graded in {wall:.1f} s "
+            f"= {args.submissions / wall * 60:.1f} submissions/min"
+        )
+        lat, lat_wall = latency(url, token, ids, args.clients, args.requests)
+        print(
+            f"GET /api/v1/submissions/{{id}} with {args.clients} concurrent clients x "
+            f"{args.requests} requests: p50 {statistics.median(lat):.1f} ms, "
+            f"p90 {percentile(lat, 90):.1f} ms, p99 {percentile(lat, 99):.1f} ms, "
+            f"{len(lat) / lat_wall:.0f} req/s"
+        )
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+        shutil.rmtree(data, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
