@@ -6,7 +6,7 @@ import logging
 from typing import Protocol
 
 from celery import Celery
-from kombu import Connection
+from kombu.connection import Connection
 
 from core.services.broker import GRADE_TASK, broker_url, celery_config, is_embedded
 from core.services.submissions import Job
@@ -50,9 +50,10 @@ class CeleryDispatcher:
             return queue.is_dir()
         try:
             opts = self.app.conf.broker_transport_options
-            with Connection(broker_url(self.settings), transport_options=opts, connect_timeout=2) as c:
+            conn = Connection(broker_url(self.settings), transport_options=opts, connect_timeout=2)  # type: ignore[no-untyped-call]
+            with conn as c:
                 c.ensure_connection(max_retries=1, timeout=2)
             return True
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure means not reachable
             log.warning("broker unreachable: %s", exc)
             return False

@@ -54,8 +54,7 @@ def report_of(sub: dict[str, Any]) -> dict[str, Any]:
 def _print_human(sub: dict[str, Any]) -> None:
     score = "-" if sub["score"] is None else f"{sub['score']:g}"
     typer.echo(
-        f"submission {sub['id']}: {sub['status']}  {sub['verdict'] or ''}  "
-        f"score {score}/{sub['max_score'] or 0:g}"
+        f"submission {sub['id']}: {sub['status']}  {sub['verdict'] or ''}  score {score}/{sub['max_score'] or 0:g}"
     )
     for c in sub["cases"]:
         ratio = f"  {c['timings']['ratio']:.2f}x ref" if c.get("timings") else ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import Celery
+
 from core.services.broker import celery_config
 from core.settings import get_settings
 

@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 _settings = get_settings()
 
 
-@app.task(
+@app.task(  # type: ignore[untyped-decorator]
     bind=True,
     name=GRADE_TASK,
     acks_late=True,

@@ -67,9 +67,7 @@ def versions(slug: str, session: SessionDep, user: StaffUser) -> list[VersionPub
 
 
 @router.post("/{slug}/publish", response_model=VersionPublic)
-def publish(
-    slug: str, session: SessionDep, user: StaffUser, body: PublishRequest | None = None
-) -> VersionPublic:
+def publish(slug: str, session: SessionDep, user: StaffUser, body: PublishRequest | None = None) -> VersionPublic:
     """Make a version what students see (refused when its validation failed, unless force)."""
     body = body or PublishRequest()
     problem = problem_service.publish(session, slug, body.version_id, force=body.force)

@@ -58,7 +58,7 @@ def enqueue_all(dispatcher: Dispatcher, jobs: list[Job]) -> list[int]:
     for job in jobs:
         try:
             dispatcher.enqueue(job)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a broker fails in many ways
             log.error("could not enqueue submission %s: %s", job.submission_id, exc)
             failed.append(job.submission_id)
     return failed
@@ -116,9 +116,7 @@ def list_submissions(
     offset: int = Query(0, ge=0),
 ) -> list[SubmissionPublic]:
     """Your submissions, newest first (staff: everyone's, filterable by user)."""
-    subs = service.list_for(
-        session, user, problem_slug=problem, user_name=user_name, limit=limit, offset=offset
-    )
+    subs = service.list_for(session, user, problem_slug=problem, user_name=user_name, limit=limit, offset=offset)
     return [to_public(s) for s in subs]
 
 
@@ -172,9 +170,7 @@ async def events(
 
 
 @router.post("/{submission_id}/rejudge", response_model=JobsQueued)
-def rejudge(
-    submission_id: IdPath, session: SessionDep, user: CurrentUser, dispatcher: DispatcherDep
-) -> JobsQueued:
+def rejudge(submission_id: IdPath, session: SessionDep, user: CurrentUser, dispatcher: DispatcherDep) -> JobsQueued:
     """Grade one submission again against its problem's current version (staff only)."""
     job = service.rejudge_one(session, submission_id, user)
     session.commit()

@@ -33,7 +33,7 @@ class DemoAccount:
 
 def publish_bundled(session: Session, problems_dir: Path) -> list[str]:
     """Stage every package under problems_dir and publish new versions (commits each)."""
-    published = []
+    published: list[str] = []
     if not problems_dir.is_dir():
         return published
     for path in sorted(p for p in problems_dir.iterdir() if (p / "problem.toml").is_file()):

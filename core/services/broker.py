@@ -78,10 +78,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_default_exchange": "cpu",
         "task_default_routing_key": "cpu",
         # One direct exchange per queue, declared the same way by the API and the workers.
-        "task_queues": {
-            name: {"exchange": name, "exchange_type": "direct", "routing_key": name}
-            for name in QUEUES
-        },
+        "task_queues": {name: {"exchange": name, "exchange_type": "direct", "routing_key": name} for name in QUEUES},
         "task_soft_time_limit": soft,
         "task_time_limit": hard,
         "task_serializer": "json",

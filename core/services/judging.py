@@ -207,9 +207,7 @@ def run_job(
                 report_progress(progress_session, owner, done, total)
 
         try:
-            report = (grader or load_grader(settings.grader))(
-                problem, files, settings=settings, progress=progress
-            )
+            report = (grader or load_grader(settings.grader))(problem, files, settings=settings, progress=progress)
         except InfrastructureError as exc:
             log.warning("submission %s attempt %s: %s", submission_id, owner.attempts, exc)
             release(session, owner, f"judge error, retrying: {exc}")

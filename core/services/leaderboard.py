@@ -6,12 +6,13 @@ from typing import Any
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.selectable import Subquery
 
 from core.db.models import Problem, Submission, SubmissionStatus, User
 from core.services import problems as problem_service
 
 
-def _ranked_best():  # type: ignore[no-untyped-def]
+def _ranked_best() -> Subquery:
     # One row per (problem, user): the best finished submission. Order: higher score, then
     # lower speed_ratio (missing ratios last), then earlier submission.
     rank = (

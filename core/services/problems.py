@@ -108,9 +108,7 @@ def needs_gpu(problem: LoadedProblem) -> bool:
     return any(str(getattr(c, "device", "")) == "cuda" for c in problem.config.cases)
 
 
-def stage(
-    session: Session, loaded: LoadedProblem, archive: bytes, user: User | None = None
-) -> ProblemVersion:
+def stage(session: Session, loaded: LoadedProblem, archive: bytes, user: User | None = None) -> ProblemVersion:
     """Record a loaded package as a version of its problem (not committed; idempotent)."""
     problem = session.scalar(select(Problem).where(Problem.slug == loaded.slug))
     if problem is None:
@@ -242,9 +240,7 @@ def list_problems(session: Session, user: User | None) -> list[Problem]:
     return list(session.scalars(query))
 
 
-def get_problem(
-    session: Session, slug: str, user: User | None, *, include_unpublished: bool = False
-) -> Problem:
+def get_problem(session: Session, slug: str, user: User | None, *, include_unpublished: bool = False) -> Problem:
     """A problem by slug; drafts are invisible to students (NotFoundError)."""
     problem = session.scalar(select(Problem).where(Problem.slug == slug))
     visible = problem is not None and (problem.published or include_unpublished or _can_see_drafts(user))
@@ -257,9 +253,7 @@ def list_versions(session: Session, problem: Problem) -> list[ProblemVersion]:
     """Every version of a problem, newest first."""
     return list(
         session.scalars(
-            select(ProblemVersion)
-            .where(ProblemVersion.problem_id == problem.id)
-            .order_by(ProblemVersion.id.desc())
+            select(ProblemVersion).where(ProblemVersion.problem_id == problem.id).order_by(ProblemVersion.id.desc())
         )
     )
 

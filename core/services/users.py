@@ -21,9 +21,7 @@ def parse_role(value: str) -> Role:
     try:
         return Role(value.lower())
     except ValueError:
-        raise ConflictError(
-            f"unknown role {value!r}: use one of {', '.join(r.value for r in Role)}"
-        ) from None
+        raise ConflictError(f"unknown role {value!r}: use one of {', '.join(r.value for r in Role)}") from None
 
 
 def _check_password(password: str) -> None:
@@ -63,9 +61,7 @@ def login(session: Session, name: str, password: str, label: str = "login") -> s
 
 def user_for_token(session: Session, token: str) -> User | None:
     """The active user owning an unrevoked token, or None."""
-    row = session.scalar(
-        select(ApiToken).where(ApiToken.token_hash == hash_token(token), ApiToken.revoked.is_(False))
-    )
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token), ApiToken.revoked.is_(False)))
     if row is None or not row.user.is_active:
         return None
     now = utcnow()

@@ -103,9 +103,7 @@ def test_hidden_case_feedback_is_not_shown(
     token = add_user(session, "ada")
     sid = submit(client, token, [("s.py", BAD)]).json()["id"]
     run_jobs(settings, dispatcher)
-    cases = {
-        c["name"]: c for c in client.get(f"/api/v1/submissions/{sid}", headers=auth(token)).json()["cases"]
-    }
+    cases = {c["name"]: c for c in client.get(f"/api/v1/submissions/{sid}", headers=auth(token)).json()["cases"]}
     assert cases["small"]["feedback"] == {"check": "value", "max_abs_error": 1.0}
     assert cases["hidden"]["feedback"] is None and cases["hidden"]["verdict"] == "wrong_answer"
 
@@ -167,17 +165,13 @@ def test_upload_limits(client: TestClient, session: Session, settings: Settings)
 def test_submit_needs_a_token_and_a_published_problem(client: TestClient, session: Session) -> None:
     token = add_user(session, "ada")
     assert (
-        client.post(
-            "/api/v1/submissions", data={"problem": "tiny-add"}, files=[("files", ("s.py", GOOD))]
-        ).status_code
+        client.post("/api/v1/submissions", data={"problem": "tiny-add"}, files=[("files", ("s.py", GOOD))]).status_code
         == 401
     )
     assert submit(client, token, [("s.py", GOOD)]).status_code == 404
 
 
-def test_enqueue_failure_is_a_clear_503(
-    client: TestClient, session: Session, dispatcher: RecordingDispatcher
-) -> None:
+def test_enqueue_failure_is_a_clear_503(client: TestClient, session: Session, dispatcher: RecordingDispatcher) -> None:
     publish_tiny(session)
     token = add_user(session, "ada")
     dispatcher.up = False
@@ -258,9 +252,7 @@ def test_instructor_upload_validate_publish(
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tf:
         tf.add(TINY, arcname="tiny-add")
-    r = client.post(
-        "/api/v1/admin/problems", files={"package": ("tiny.tgz", buf.getvalue())}, headers=auth(teacher)
-    )
+    r = client.post("/api/v1/admin/problems", files={"package": ("tiny.tgz", buf.getvalue())}, headers=auth(teacher))
     assert r.status_code == 201, r.text
     assert r.json()["validation"]["ok"] is False
     assert (
@@ -272,9 +264,7 @@ def test_instructor_upload_validate_publish(
     r = client.post("/api/v1/admin/problems/tiny-add/publish", json={"force": True}, headers=auth(teacher))
     assert r.status_code == 200 and r.json()["current"] is True
     assert [p["slug"] for p in client.get("/api/v1/problems").json()] == ["tiny-add"]
-    bad = client.post(
-        "/api/v1/admin/problems", files={"package": ("x.zip", b"garbage")}, headers=auth(teacher)
-    )
+    bad = client.post("/api/v1/admin/problems", files={"package": ("x.zip", b"garbage")}, headers=auth(teacher))
     assert bad.status_code == 422 and isinstance(bad.json()["detail"], str)
 
 

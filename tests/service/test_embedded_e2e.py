@@ -85,9 +85,7 @@ def test_serve_submit_and_leaderboard(served: tuple[str, dict[str, str]], tmp_pa
     shutil.copy(TINY / "solutions" / "wrong_answer" / "minus.py", wrong)
     results = {}
     for name, path in (("good", TINY / "solutions" / "accepted" / "plus.py"), ("bad", wrong)):
-        run = _cli(
-            env, "submit", "tiny-add", str(path), "--server", url, "--token", token, "--wait", "--json"
-        )
+        run = _cli(env, "submit", "tiny-add", str(path), "--server", url, "--token", token, "--wait", "--json")
         assert run.returncode == 0, run.stderr
         results[name] = json.loads(run.stdout)
     good, bad = results["good"], results["bad"]

@@ -38,9 +38,7 @@ def stack(tmp_path: Path, clean_postgres: str, redis_url: str) -> Iterator[tuple
     with session_scope(clean_postgres) as session:
         publish_tiny(session)
         token = add_user(session, "ada", Role.STUDENT)
-    with TestClient(
-        create_app(settings, CeleryDispatcher(settings)), raise_server_exceptions=False
-    ) as client:
+    with TestClient(create_app(settings, CeleryDispatcher(settings)), raise_server_exceptions=False) as client:
         yield settings, client, token
 
 
@@ -72,9 +70,7 @@ def test_health_is_503_when_redis_is_gone(tmp_path: Path, clean_postgres: str) -
     assert r.status_code == 503 and r.json()["broker"] == "down"
 
 
-def test_worker_grades_accepted_and_wrong_answer(
-    stack: tuple[Settings, TestClient, str], tmp_path: Path
-) -> None:
+def test_worker_grades_accepted_and_wrong_answer(stack: tuple[Settings, TestClient, str], tmp_path: Path) -> None:
     settings, client, token = stack
     worker = start_worker(settings, "w1", tmp_path / "w1.log", TJ_TEST_CASE_SLEEP_S="0.05")
     try:
@@ -123,15 +119,11 @@ def test_sigkilled_worker_loses_nothing(stack: tuple[Settings, TestClient, str],
     with session_scope(settings.effective_database_url) as session:
         sub = session.get(Submission, sid)
         assert sub is not None and sub.worker is not None and sub.worker.startswith("rescuer@")
-        count = session.scalar(
-            select(func.count()).select_from(CaseResult).where(CaseResult.submission_id == sid)
-        )
+        count = session.scalar(select(func.count()).select_from(CaseResult).where(CaseResult.submission_id == sid))
         assert count == 2
 
 
-def test_infrastructure_errors_are_retried_then_failed(
-    stack: tuple[Settings, TestClient, str], tmp_path: Path
-) -> None:
+def test_infrastructure_errors_are_retried_then_failed(stack: tuple[Settings, TestClient, str], tmp_path: Path) -> None:
     settings, client, token = stack
     settings.grader = "tests.service.slow_grader:broken"
     settings.task_max_retries = 2
