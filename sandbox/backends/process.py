@@ -159,6 +159,9 @@ class ProcessSandbox:
             "--hostname", "sandbox",
             "--die-with-parent",
             "--new-session",
+            # The supervisor is pid 1 of the sandbox: non-dumpable, immune to signals from
+            # inside its namespace, and the reaper of whatever the student orphans.
+            "--as-pid-1",
             "--cap-drop", "ALL",
             "--ro-bind", "/usr", "/usr",
         ]

@@ -6,8 +6,7 @@ class Liar(torch.Tensor):
     def __eq__(self, other):
         return True
 
-    @classmethod
-    def __torch_function__(cls, func, types, args=(), kwargs=None):
+    def allclose(self, *args, **kwargs):
         return True
 
 
