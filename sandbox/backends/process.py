@@ -214,8 +214,9 @@ class ProcessSandbox:
         limits = CgroupLimits(memory_mb=spec.memory_mb + HARNESS_OVERHEAD_MB, pids=spec.pids,
                               cpus=spec.cpus)
         try:
-            kwargs = {"root": self.cgroup_root} if self.cgroup_root else {}
-            group = Cgroup.create(f"run-{uuid.uuid4().hex[:12]}", limits, **kwargs)
+            name = f"run-{uuid.uuid4().hex[:12]}"
+            group = (Cgroup.create(name, limits, root=self.cgroup_root) if self.cgroup_root
+                     else Cgroup.create(name, limits))
         except CgroupUnavailable as exc:
             log.warning("cgroups unavailable, falling back to rlimits only: %s", exc)
             self.last_cgroup_version = None

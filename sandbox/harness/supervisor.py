@@ -291,11 +291,14 @@ def kill_strays() -> int:
 
 
 def _kill_group(pid: int) -> None:
-    for target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
-        try:
-            target()
-        except (ProcessLookupError, PermissionError):
-            pass
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def _close(fd: int) -> None:
@@ -324,8 +327,8 @@ def main(argv: list[str]) -> int:
     with open(job_path) as f:
         job = json.load(f)
     # Import torch once here so each forked child starts warm; CUDA is never initialised here.
-    import torch  # noqa: F401
     import safetensors.torch  # noqa: F401
+    import torch  # noqa: F401
 
     try:
         Supervisor(job, result_fd).run()
