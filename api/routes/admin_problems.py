@@ -6,12 +6,14 @@ from typing import Annotated
 
 import anyio
 from fastapi import APIRouter, File, UploadFile
+from fastapi.responses import PlainTextResponse
 
 from api.deps import DispatcherDep, SessionDep, SettingsDep, StaffUser
 from api.routes.submissions import enqueue_all
 from api.schemas import JobsQueued, PublishRequest, UploadResult, VersionPublic
 from core.db.models import Problem, ProblemVersion
 from core.errors import ProblemError
+from core.services import leaderboard
 from core.services import problems as problem_service
 from core.services import submissions as submission_service
 from core.services.problems import PACKAGE_LIMITS
@@ -83,6 +85,16 @@ def unpublish(slug: str, session: SessionDep, user: StaffUser) -> VersionPublic:
     session.commit()
     version = problem_service.current_version(problem)
     return version_public(problem, version)
+
+
+@router.get("/grades.csv", response_class=PlainTextResponse)
+def grades(session: SessionDep, user: StaffUser) -> PlainTextResponse:
+    """Export every user's best score per published problem as CSV."""
+    return PlainTextResponse(
+        leaderboard.grades_csv(session),
+        media_type="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="grades.csv"'},
+    )
 
 
 @router.post("/{slug}/rejudge", response_model=JobsQueued)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
 from sqlalchemy import case, func, select
@@ -101,3 +103,25 @@ def overall(session: Session, limit: int = 100) -> dict[str, Any]:
             for i, r in enumerate(rows)
         ]
     }
+
+
+def grades_csv(session: Session) -> str:
+    """Every user's best score per published problem, one row per user (for instructors)."""
+    best = _ranked_best()
+    problems = list(session.scalars(select(Problem).where(Problem.published.is_(True)).order_by(Problem.slug)))
+    rows = session.execute(
+        select(User.name, best.c.problem_id, best.c.score)
+        .select_from(best)
+        .join(User, User.id == best.c.user_id)
+        .where(best.c.rank == 1)
+    ).all()
+    scores: dict[str, dict[int, float]] = {}
+    for name, problem_id, score in rows:
+        scores.setdefault(name, {})[problem_id] = float(score or 0.0)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["user", *(p.slug for p in problems), "total"])
+    for name in sorted(scores):
+        per = [scores[name].get(p.id, 0.0) for p in problems]
+        writer.writerow([name, *(f"{s:g}" for s in per), f"{sum(per):g}"])
+    return out.getvalue()

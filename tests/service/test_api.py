@@ -196,6 +196,9 @@ def test_leaderboard_orders_by_score_then_speed_then_time(
     board = client.get("/api/v1/leaderboard/tiny-add").json()["entries"]
     assert [e["user"] for e in board] == ["bob", "ada", "cyd", "dan"]
     assert [e["score"] for e in board] == [3.0, 3.0, 3.0, 0.0]
+    teacher = add_user(session, "tess", Role.INSTRUCTOR)
+    csv_text = client.get("/api/v1/admin/problems/grades.csv", headers=auth(teacher)).text
+    assert csv_text.splitlines()[0] == "user,tiny-add,total" and "ada,3,3" in csv_text.splitlines()
     overall = client.get("/api/v1/leaderboard").json()["entries"]
     assert overall[0]["score"] == 3.0 and {e["user"] for e in overall} == {"ada", "bob", "cyd", "dan"}
 
