@@ -34,7 +34,7 @@ def _math(content: str, options: dict[str, Any]) -> str:
     display = bool(options.get("display_mode"))
     try:
         mathml = latex_to_mathml(content.strip(), display="block" if display else "inline")
-    except Exception:
+    except Exception:  # noqa: BLE001 - a formula we cannot convert is shown as its source
         cls = "math-src block" if display else "math-src"
         return f'<code class="{cls}">{escape(content)}</code>'
     if display:

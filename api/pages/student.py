@@ -182,21 +182,16 @@ def history(
 ) -> HTMLResponse:
     """My submissions, newest first."""
     page_no = max(1, page_no)
-    subs = submission_service.list_for(
-        session,
-        user,
-        problem_slug=problem or None,
-        limit=web_queries.PAGE_SIZE + 1,
-        offset=(page_no - 1) * web_queries.PAGE_SIZE,
+    subs, total = web_queries.filter_submissions(
+        session, web_queries.SubmissionFilter(problem=problem, user=user.name, page=page_no)
     )
-    subs = [s for s in subs if s.user_id == user.id]
     return page(
         request,
         "history.html",
-        subs=subs[: web_queries.PAGE_SIZE],
+        subs=subs,
         problem=problem,
         page_no=page_no,
-        has_more=len(subs) > web_queries.PAGE_SIZE,
+        has_more=total > page_no * web_queries.PAGE_SIZE,
     )
 
 
