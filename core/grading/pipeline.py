@@ -187,11 +187,9 @@ def _case_outcome(case: dict[str, Any], msg: dict[str, Any] | None, result: RunR
     sub_ms = statistics.median(ns) / 1e6
     outside_ms = _outside_window_ms(result, case["name"])
     if outside_ms is not None:
-        # The supervisor's clock runs in the sandbox: it must agree with ours. Its iterations
-        # cannot add up to more than the window we saw, and their mean cannot be far below it.
-        if sum(ns) / 1e6 > outside_ms * 1.05 + 5:
-            return (Verdict.RUNTIME_ERROR, "in-sandbox timings disagree with the wall time measured "
-                    "outside the sandbox", check, None)
+        # The supervisor's clock runs in the sandbox; ours bounds it from below. The marks reach
+        # us late under load (so the window can look a little short or long): only a median
+        # under half of the mean we saw is overruled, which no honest run comes near.
         sub_ms = max(sub_ms, 0.5 * outside_ms / len(ns))
     ref_ms = reference.timings_ms.get(case["name"], 0.0)
     self_ns = msg.get("timing", {}).get("self_ns") or []
