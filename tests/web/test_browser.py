@@ -169,9 +169,7 @@ def test_submit_shows_live_progress_then_verdicts(server: str, browser: object) 
     sync_api.expect(page).to_have_url(re.compile(r"/submissions/\d+$"))
     sync_api.expect(page.locator("#grading-progress")).to_be_attached()
     # Live progress: the page shows "case k of n" without a reload while the hidden case runs.
-    sync_api.expect(page.locator(".status-line")).to_contain_text(
-        re.compile(r"case \d of 3"), timeout=GRADE_TIMEOUT_MS
-    )
+    sync_api.expect(page.locator(".status-line")).to_contain_text(re.compile(r"case \d of 3"), timeout=GRADE_TIMEOUT_MS)
     shot(page, "05-submission-live-progress")
     sync_api.expect(page.locator("#overall-verdict")).to_have_text("Wrong answer", timeout=GRADE_TIMEOUT_MS)
     small = page.locator('tr[data-case="small"]')

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import time
+import zipfile
 
 from fastapi.testclient import TestClient
 
@@ -61,9 +62,7 @@ def test_student_pages_answer_200(web_client: TestClient, tokens: dict[str, str]
         assert '<html lang="en">' in r.text and 'href="#main"' in r.text
 
 
-def test_problem_page_renders_math_limits_cases_and_starter(
-    web_client: TestClient, tokens: dict[str, str]
-) -> None:
+def test_problem_page_renders_math_limits_cases_and_starter(web_client: TestClient, tokens: dict[str, str]) -> None:
     h = bearer(tokens["alice"])
     page = web_client.get("/problems/multi-head-matmul", headers=h).text
     assert "<math" in page and "$" not in page.split('class="statement"')[1].split("</section>")[0]
@@ -110,17 +109,13 @@ def test_instructor_pages_by_role(web_client: TestClient, tokens: dict[str, str]
     assert student.status_code == 403 and "Not allowed" in student.text
     assert student.headers["content-type"].startswith("text/html")
     anonymous = web_client.get("/instructor", headers={"Accept": "text/html"})
-    assert anonymous.status_code == 303 and anonymous.headers["location"].startswith(
-        "/login?next=/instructor"
-    )
+    assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/login?next=/instructor")
     assert web_client.get("/instructor").status_code == 401
     assert web_client.get("/admin/users", headers=bearer(tokens["ines"])).status_code == 403
     assert web_client.get("/admin/users", headers=bearer(tokens["ada"])).status_code == 200
 
 
-def test_error_pages_are_html_and_api_errors_stay_json(
-    web_client: TestClient, tokens: dict[str, str]
-) -> None:
+def test_error_pages_are_html_and_api_errors_stay_json(web_client: TestClient, tokens: dict[str, str]) -> None:
     h = bearer(tokens["alice"])
     missing = web_client.get("/problems/no-such-problem", headers=h)
     assert missing.status_code == 404 and "<h1" in missing.text
@@ -135,9 +130,7 @@ def test_error_pages_are_html_and_api_errors_stay_json(
 def test_sign_in_sets_cookie_and_forms_need_csrf(web_client: TestClient) -> None:
     wrong = web_client.post("/login", data={"name": "alice", "password": "nope", "next": "/"})
     assert wrong.status_code == 401 and "wrong user name or password" in wrong.text
-    ok = web_client.post(
-        "/login", data={"name": "alice", "password": PASSWORDS["alice"], "next": "/submissions"}
-    )
+    ok = web_client.post("/login", data={"name": "alice", "password": PASSWORDS["alice"], "next": "/submissions"})
     assert ok.status_code == 303 and ok.headers["location"] == "/submissions"
     assert web_client.get("/").status_code == 200  # the cookie now signs us in
     forged = web_client.post("/problems/web-scale/submit", data={"code": "x", "csrf": "forged"})
@@ -153,9 +146,7 @@ def test_exports_csv_and_gradescope(web_client: TestClient, tokens: dict[str, st
         wait_done(web_client, tokens[name], submit(web_client, tokens[name], source))
     h = bearer(tokens["ines"])
     rows = list(
-        csv.DictReader(
-            io.StringIO(web_client.get("/instructor/export/grades.csv?problem=web-scale", headers=h).text)
-        )
+        csv.DictReader(io.StringIO(web_client.get("/instructor/export/grades.csv?problem=web-scale", headers=h).text))
     )
     assert {r["user"]: float(r["score"]) for r in rows} == {"alice": 4.0, "bob": 0.0}
     data = json.loads(web_client.get("/instructor/export/gradescope.json?problem=web-scale", headers=h).text)
@@ -185,8 +176,70 @@ def test_admin_creates_user_and_changes_role(web_client: TestClient, tokens: dic
     assert web_client.get("/", headers=bearer(carol_token)).status_code == 200
     users = web_client.get("/api/v1/admin/users", headers=h).json()
     carol = next(u for u in users if u["name"] == "carol")
-    r = web_client.post(
-        f"/admin/users/{carol['id']}", headers=h, data={"role": "instructor", "active": "true"}
-    )
+    r = web_client.post(f"/admin/users/{carol['id']}", headers=h, data={"role": "instructor", "active": "true"})
     assert r.status_code == 303
     assert web_client.get("/instructor", headers=bearer(carol_token)).status_code == 200
+
+
+class _FakeReport:
+    """Stands in for core.grading.ValidationReport (the browser test validates for real)."""
+
+    def __init__(self, slug: str) -> None:
+        self.slug = slug
+
+    def model_dump(self, mode: str = "json") -> dict:
+        return {
+            "problem": self.slug,
+            "ok": True,
+            "errors": [],
+            "solutions": [],
+            "margin": float("inf"),
+            "reference_verdict": "accepted",
+            "reference_timings_ms": {"timed": 0.5},
+        }
+
+
+def _wait_state(client: TestClient, token: str, url: str, state: str) -> str:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        html = client.get(url, headers=bearer(token)).text
+        if f'data-state="{state}"' in html:
+            return html
+        time.sleep(0.05)
+    raise AssertionError(f"{url} never reached state {state}")
+
+
+def test_upload_edit_validate_publish_over_http(web_client: TestClient, tokens: dict[str, str]) -> None:
+    web_client.app.state.validations.validator = lambda problem, settings: _FakeReport(problem.slug)
+    h = bearer(tokens["ines"])
+    buf = io.BytesIO()
+    from .helpers import WEB_SCALE
+
+    with zipfile.ZipFile(buf, "w") as zf:
+        for path in WEB_SCALE.rglob("*"):
+            if path.is_file() and "__pycache__" not in path.parts:
+                data = path.read_bytes().replace(b'"web-scale"', b'"web-scale-two"')
+                zf.writestr(path.relative_to(WEB_SCALE).as_posix(), data)
+    r = web_client.post("/instructor/problems", headers=h, files={"package": ("p.zip", buf.getvalue())})
+    assert r.status_code == 303, r.text
+    url = r.headers["location"].split("&")[0]
+    version_id = int(url.split("version=")[1])
+    html = _wait_state(web_client, tokens["ines"], url, "done")
+    assert "Valid" in html and "tolerance margin <strong>∞</strong>" in html
+    r = web_client.post("/instructor/problems/web-scale-two/publish", headers=h, data={"version_id": version_id})
+    assert r.status_code == 303
+    assert web_client.get("/problems/web-scale-two", headers=bearer(tokens["alice"])).status_code == 200
+
+    edit = web_client.get(f"/instructor/problems/web-scale-two/edit?version={version_id}", headers=h)
+    assert edit.status_code == 200 and "statement.md" in edit.text
+    r = web_client.post(
+        "/instructor/problems/web-scale-two/edit",
+        headers=h,
+        data={"version_id": version_id, "statement.md": "# Scale\n\nNow with $\\beta$.\n"},
+    )
+    assert r.status_code == 303
+    new_url = r.headers["location"].split("&")[0]
+    assert int(new_url.split("version=")[1]) > version_id
+    _wait_state(web_client, tokens["ines"], new_url, "done")
+    # Students still see the published version until the new one is published.
+    assert "Now with" not in web_client.get("/problems/web-scale-two", headers=bearer(tokens["alice"])).text
