@@ -70,14 +70,16 @@ def test_health_is_503_when_redis_is_gone(tmp_path: Path, clean_postgres: str) -
     assert r.status_code == 503 and r.json()["broker"] == "down"
 
 
+@pytest.mark.sandbox
 def test_worker_grades_accepted_and_wrong_answer(stack: tuple[Settings, TestClient, str], tmp_path: Path) -> None:
     settings, client, token = stack
-    worker = start_worker(settings, "w1", tmp_path / "w1.log", TJ_TEST_CASE_SLEEP_S="0.05")
+    settings.grader = "core.grading:grade"  # the real sandboxed pipeline
+    worker = start_worker(settings, "w1", tmp_path / "w1.log")
     try:
         good, bad = _submit(client, token, GOOD), _submit(client, token, BAD)
         wait_for(
             lambda: all(_get(client, token, s)["status"] == "done" for s in (good, bad)),
-            120,
+            600,
             "both submissions to be graded",
         )
     finally:
