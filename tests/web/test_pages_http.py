@@ -243,3 +243,16 @@ def test_upload_edit_validate_publish_over_http(web_client: TestClient, tokens: 
     _wait_state(web_client, tokens["ines"], new_url, "done")
     # Students still see the published version until the new one is published.
     assert "Now with" not in web_client.get("/problems/web-scale-two", headers=bearer(tokens["alice"])).text
+
+
+def test_instructor_rejudges_from_the_pages(web_client: TestClient, tokens: dict[str, str]) -> None:
+    sid = submit(web_client, tokens["alice"], ACCEPTED)
+    wait_done(web_client, tokens["alice"], sid)
+    h = bearer(tokens["ines"])
+    r = web_client.post(f"/instructor/submissions/{sid}/rejudge", headers=h)
+    assert r.status_code == 303 and r.headers["location"].startswith(f"/submissions/{sid}")
+    r = web_client.post("/instructor/problems/web-scale/rejudge", headers=h)
+    assert r.status_code == 303 and "queued" in r.headers["location"]
+    data = wait_done(web_client, tokens["alice"], sid)
+    assert data["verdict"] == "accepted" and data["attempts"] >= 1
+    assert web_client.post(f"/instructor/submissions/{sid}/rejudge", headers=bearer(tokens["alice"])).status_code == 403
