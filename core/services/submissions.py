@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 
 from core.db.models import (
     CaseResult,
+    Problem,
     ProblemVersion,
     Role,
     Submission,
@@ -141,18 +142,22 @@ def case_view(case: CaseResult) -> dict[str, Any]:
     return view
 
 
-def reset_for_rejudge(submission: Submission) -> None:
-    """Requeue a submission against its problem's current version under a new job number."""
-    problem = submission.problem
+def _requeue_values(problem: Problem) -> dict[str, Any]:
+    # A SQL-side `job + 1`: concurrent rejudges, or a session holding stale state, can never
+    # hand out the same job number twice or skip writing an unchanged-looking status.
+    values: dict[str, Any] = {
+        "job": Submission.job + 1,
+        "status": SubmissionStatus.QUEUED,
+        "claim": None,
+        "attempts": 0,
+        "progress_done": 0,
+        "progress_total": 0,
+        "message": "",
+    }
     if problem.current_version is not None:
-        submission.problem_version_id = problem.current_version.id
-        submission.queue = "gpu" if problem.current_version.needs_gpu else "cpu"
-    submission.job += 1
-    submission.status = SubmissionStatus.QUEUED
-    submission.claim = None
-    submission.attempts = 0
-    submission.progress_done = submission.progress_total = 0
-    submission.message = ""
+        values["problem_version_id"] = problem.current_version.id
+        values["queue"] = "gpu" if problem.current_version.needs_gpu else "cpu"
+    return values
 
 
 def rejudge_one(session: Session, submission_id: int, viewer: User) -> Job:
@@ -160,8 +165,10 @@ def rejudge_one(session: Session, submission_id: int, viewer: User) -> Job:
     if not is_staff(viewer):
         raise ForbiddenError("only instructors and admins may rejudge")
     submission = get(session, submission_id, viewer)
-    reset_for_rejudge(submission)
-    session.flush()
+    session.execute(
+        update(Submission).where(Submission.id == submission.id).values(**_requeue_values(submission.problem))
+    )
+    session.refresh(submission)
     return job_of(submission)
 
 
@@ -170,10 +177,14 @@ def rejudge_problem(session: Session, slug: str, viewer: User) -> list[Job]:
     if not is_staff(viewer):
         raise ForbiddenError("only instructors and admins may rejudge")
     problem = problem_service.get_problem(session, slug, viewer)
-    subs = list(session.scalars(select(Submission).where(Submission.problem_id == problem.id).order_by(Submission.id)))
-    for submission in subs:
-        reset_for_rejudge(submission)
-    session.flush()
+    session.execute(
+        update(Submission)
+        .where(Submission.problem_id == problem.id)
+        .values(**_requeue_values(problem))
+        .execution_options(synchronize_session=False)
+    )
+    session.expire_all()
+    subs = session.scalars(select(Submission).where(Submission.problem_id == problem.id).order_by(Submission.id))
     return [job_of(s) for s in subs]
 
 
