@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -138,3 +139,23 @@ def test_infrastructure_errors_are_retried_then_failed(stack: tuple[Settings, Te
     body = _get(client, token, sid)
     assert body["verdict"] == "system_error" and body["attempts"] == 3 and body["cases"] == []
     assert "after retries" in body["message"]
+
+
+def test_progress_is_streamed_while_grading(stack: tuple[Settings, TestClient, str], tmp_path: Path) -> None:
+    settings, client, token = stack
+    worker = start_worker(settings, "w3", tmp_path / "w3.log", TJ_TEST_CASE_SLEEP_S="1")
+    try:
+        sid = _submit(client, token, GOOD)
+        with client.stream("GET", f"/api/v1/submissions/{sid}/events", headers=auth(token)) as r:
+            assert r.status_code == 200
+            text = "".join(r.iter_text())
+    finally:
+        kill_group(worker)
+    events = []
+    for block in text.replace("\r\n", "\n").split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+        if "event" in fields:
+            events.append((fields["event"], json.loads(fields["data"])))
+    assert events[-1][0] == "done" and events[-1][1]["verdict"] == "accepted"
+    running = [d["progress"] for e, d in events if e == "progress" and d["status"] == "running"]
+    assert {"done": 1, "total": 2} in running, events
