@@ -11,8 +11,8 @@ Two kinds of cases, chosen by params["kind"]:
     dtype=torch.float32, device=case.device) and calls it once per entry of params["calls"]
     ([seq_len, offset] pairs) on a fresh standard-normal input [b, seq_len, nh, dim] each.
     Returns every output (out0, out1, ...) and, after the sequence, the state of the module:
-      table_rows          [min, max] row count over the 2-D buffers whose last dim is `dim`
-                          (the cos/sin tables): max_seq_len * current ratio
+      table_rows          [min, max] row count over the buffers whose last dim is `dim`
+                          (the cos/sin tables, [L, dim]): max_seq_len * current ratio
       state_dict_entries  len(state_dict()): the tables must be non-persistent buffers
       buffers_on_device   1 when every buffer lives on the device the module was built for
 """
@@ -94,13 +94,15 @@ def _build_module(sub, case):
 def _module_state(module, case) -> dict:
     dim = case.params["dim"]
     buffers = [b for _, b in module.named_buffers()]
-    tables = [b for b in buffers if b.dim() == 2 and b.shape[-1] == dim]
+    # A table is a buffer of shape [L, dim]; leading size-1 dimensions ([1, L, 1, dim]) are
+    # tolerated, so its row count is numel // dim.
+    tables = [b for b in buffers if b.dim() >= 2 and b.shape[-1] == dim]
     if not tables:
         raise WrongAnswer(
             f"NTKAwareRoPE keeps no buffer of shape [L, {dim}]: the cos/sin tables must be "
             "registered with register_buffer(..., persistent=False)"
         )
-    rows = [int(t.shape[0]) for t in tables]
+    rows = [int(t.numel() // dim) for t in tables]
     want = torch.device(case.device).type
     on_device = all(b.device.type == want for b in buffers)
     dev = case.device
