@@ -13,6 +13,11 @@ Case params (problem.toml):
                       "positional" (every argument positional) or "defaults" (only
                       input, weight, probs; the case must then use the defaults)
 
+run() calls the submission up to three times with the same tensors: in cases with gradients
+first without grad_output (its output must have t rows, else WrongAnswer, since a wrong
+selection would only crash in the submission's own backward code), then twice with it. It
+returns output, grad_input, grad_weight, their *_second_call copies and output_forward_only.
+
 Probabilities have the dtype of `input`. Inside one sequence they are pairwise distinct
 multiples of 1/G (G = 256 for half precision, 2**16 for float32), so every value, every
 comparison with top_p and every top-k choice is exact and unambiguous in all dtypes.
@@ -168,7 +173,7 @@ def run(sub, inputs: dict, case) -> dict:
         # Probe without grad_output first. grad_output is sized for the right selection, so a
         # submission that keeps the wrong tokens would otherwise crash inside its own backward
         # code; report the selection instead.
-        probe = _unpack(_call(sub, inputs, case, with_grads=False), False, "first")
+        probe = _unpack(_call(sub, inputs, case, with_grads=False), False, "forward-only")
         t = inputs["grad_output"].shape[0]
         got = probe["output"]
         if got.dim() != 3 or got.shape[0] != t:
@@ -176,7 +181,7 @@ def run(sub, inputs: dict, case) -> dict:
                 f"without grad_output, output has shape {list(got.shape)}: expected {t} kept "
                 f"tokens in dimension 0 (shape [t, num_heads, e])"
             )
-        res["output_without_grad"] = got
+        res["output_forward_only"] = got
     first = _unpack(_call(sub, inputs, case), with_grads, "first")
     # Same tensors again: state kept between calls (accumulated .grad, cached buffers)
     # shows up as a difference in the second result.
