@@ -164,6 +164,9 @@ class ProcessSandbox:
             "--as-pid-1",
             "--cap-drop", "ALL",
             "--ro-bind", "/usr", "/usr",
+            # /tmp first: binds below may live under the host's /tmp (a checkout in /tmp, say)
+            # and must land on top of the private tmpfs, not be hidden by it.
+            "--size", str(spec.tmp_mb << 20), "--tmpfs", "/tmp",
         ]
         args += self._system_links()
         for etc in ("/etc/ld.so.cache", "/etc/localtime"):
@@ -179,7 +182,6 @@ class ProcessSandbox:
         ]
         args += gpu_args(spec.gpus)
         args += [
-            "--size", str(spec.tmp_mb << 20), "--tmpfs", "/tmp",
             "--remount-ro", "/",
             "--chdir", "/tmp",
             "--clearenv",
