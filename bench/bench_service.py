@@ -10,13 +10,16 @@ test problem, creates a user through the CLI, then
    (bounded loops), and reports p50/p90/p99 latency and requests per second.
 
     .venv/bin/python bench/bench_service.py [--submissions 6] [--clients 16] [--requests 100]
-                                             [--worker-concurrency 1]
+                                             [--worker-concurrency 1] [--backend postgres]
+With --backend postgres the same `serve` runs on a throwaway real Postgres and Redis (started
+and stopped here, as in the integration tests) instead of SQLite and the filesystem broker.
 Only 127.0.0.1 is contacted. Figures depend on the machine: report them with its core count.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import signal
@@ -121,7 +124,21 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=100)
     ap.add_argument("--worker-concurrency", type=int, default=1)
     ap.add_argument("--timeout", type=float, default=1200)
+    ap.add_argument("--backend", choices=["embedded", "postgres"], default="embedded")
     args = ap.parse_args()
+    with contextlib.ExitStack() as stack:
+        urls: dict[str, str] = {}
+        if args.backend == "postgres":
+            sys.path.insert(0, str(REPO))
+            from tests.service.servers import postgres_server, redis_server
+
+            urls["TENSORJUDGE_DATABASE_URL"] = stack.enter_context(postgres_server())
+            urls["TENSORJUDGE_BROKER_URL"] = stack.enter_context(redis_server())
+        run(args, urls)
+
+
+def run(args: argparse.Namespace, urls: dict[str, str]) -> None:
+    """Start serve with `urls` in its environment and take both measurements."""
 
     data = Path(tempfile.mkdtemp(prefix="tj-bench-"))
     port = free_port()
@@ -154,7 +171,7 @@ def main() -> None:
             check=True,
         )
         token = out.stdout.strip().splitlines()[-1]
-        print(f"machine: {os.cpu_count()} cores; worker concurrency {args.worker_concurrency}")
+        print(f"machine: {os.cpu_count()} cores; backend {args.backend}; worker concurrency {args.worker_concurrency}")
         with httpx.Client(base_url=f"{url}/api/v1", headers={"Authorization": f"Bearer {token}"}, timeout=60) as client:
             # One warm-up submission fills the reference cache and warms the worker.
             warm_s, _ = throughput(client, 1, args.timeout)
