@@ -8,11 +8,14 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from core.errors import SubmissionError
 from core.problem import Case, Problem
+from core.settings import Settings
+from sandbox.backends.base import RunSpec
 
 
 def effective_seed(problem: Problem, case: Case, secret: str) -> int:
@@ -54,6 +57,22 @@ def case_payload(problem: Problem, case: Case, device: str, seed: int) -> dict[s
         "timed": case.timed,
         "mutable_inputs": case.mutable_inputs,
     }
+
+
+def run_spec(problem: Problem, settings: Settings, job_dir: Path,
+             on_message: Callable[[dict[str, Any]], None] | None = None) -> RunSpec:
+    """The limits of one sandboxed run of this problem on this worker."""
+    limits = problem.config.limits
+    return RunSpec(
+        job_dir=job_dir,
+        wall_time_s=min(limits.wall_time_s, settings.wall_time_cap_s),
+        memory_mb=limits.memory_mb,
+        output_bytes=limits.output_mb << 20,
+        stdout_bytes=limits.stdout_kb << 10,
+        tmp_mb=limits.tmp_mb,
+        gpus=settings.gpu_indices,
+        on_message=on_message,
+    )
 
 
 def make_job_dir(

@@ -15,7 +15,7 @@ import safetensors.torch as st
 
 from core.compare import Check, compare_case
 from core.errors import InfrastructureError
-from core.grading.jobs import case_payload, effective_seed, install_files, make_job_dir
+from core.grading.jobs import case_payload, effective_seed, install_files, make_job_dir, run_spec
 from core.grading.reference import ReferenceRun, reference_outputs, reference_timings
 from core.problem import Case, Problem
 from core.report import CaseReport, CaseTiming, GradeReport
@@ -23,7 +23,7 @@ from core.sandboxing import get_backend
 from core.settings import Settings
 from core.static_check import check_files
 from core.verdicts import MESSAGES, Verdict
-from sandbox.backends.base import RunResult, RunSpec
+from sandbox.backends.base import RunResult
 
 Progress = Callable[[int, int], None]
 
@@ -76,21 +76,11 @@ def grade_detailed(problem: Problem, files: dict[str, bytes], *, settings: Setti
             done += 1
             progress(done, len(cases))
 
-    limits = cfg.limits
     job_dir = make_job_dir(problem, installed, cases, mode="submission",
                            inside_root=backend.inside_job_dir(settings.data_dir),
                            parent=settings.data_dir / "jobs")
     try:
-        result = backend.run(RunSpec(
-            job_dir=job_dir,
-            wall_time_s=min(limits.wall_time_s, settings.wall_time_cap_s),
-            memory_mb=limits.memory_mb,
-            output_bytes=limits.output_mb << 20,
-            stdout_bytes=limits.stdout_kb << 10,
-            tmp_mb=limits.tmp_mb,
-            gpus=settings.gpu_indices,
-            on_message=on_message,
-        ))
+        result = backend.run(run_spec(problem, settings, job_dir, on_message))
     finally:
         shutil.rmtree(job_dir, ignore_errors=True)
     if not result.messages and not result.killed:

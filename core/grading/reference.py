@@ -1,4 +1,4 @@
-"""Reference outputs, computed by the trusted runner and cached per (version, case, device, seed)."""
+"""Reference outputs (cached per version, case, device and seed) and reference timings."""
 
 from __future__ import annotations
 
@@ -14,10 +14,11 @@ import safetensors.torch as st
 import torch
 
 from core.errors import InfrastructureError
-from core.grading.jobs import make_job_dir
+from core.grading.jobs import make_job_dir, run_spec
 from core.problem import Problem
+from core.sandboxing import IsolatingBackend, get_backend
 from core.settings import Settings
-from sandbox.backends.base import RunResult, RunSpec
+from sandbox.backends.base import RunResult
 from sandbox.backends.trusted import TrustedRunner
 
 
@@ -46,18 +47,27 @@ def _key(case: dict[str, Any]) -> str:
     return f"{case['name']}-{case['dtype']}-{case['seed']}"
 
 
-def _run_reference(problem: Problem, cases: list[dict[str, Any]], settings: Settings) -> RunResult:
+def _run_reference(problem: Problem, cases: list[dict[str, Any]], settings: Settings,
+                   *, like_submission: bool) -> RunResult:
+    """Expected outputs come from a plain separate process; timings from the submission's own
+    backend with the submission's limits, so both sides are timed under the same conditions.
+    Either way the reference runs in a job of its own and never shares one with student code."""
     ref_files = {f"{problem.config.module}.py": (problem.path / "reference.py").read_bytes()}
-    job_dir = make_job_dir(problem, ref_files, cases, mode="reference", inside_root=None,
+    backend: IsolatingBackend | TrustedRunner
+    inside: str | None = None
+    if like_submission:
+        backend = get_backend(settings)
+        inside = backend.inside_job_dir(settings.data_dir)
+    else:
+        backend = TrustedRunner()
+    job_dir = make_job_dir(problem, ref_files, cases, mode="reference", inside_root=inside,
                            parent=settings.data_dir / "jobs")
     try:
-        limits = problem.config.limits
-        return TrustedRunner().run(RunSpec(
-            job_dir=job_dir,
-            wall_time_s=limits.wall_time_s * 2,
-            memory_mb=limits.memory_mb,
-            output_bytes=(limits.output_mb << 20) * 4,
-        ))
+        spec = run_spec(problem, settings, job_dir)
+        if not like_submission:
+            spec.wall_time_s *= 2
+            spec.output_bytes *= 4
+        return backend.run(spec)
     finally:
         shutil.rmtree(job_dir, ignore_errors=True)
 
@@ -86,7 +96,7 @@ def reference_outputs(problem: Problem, cases: list[dict[str, Any]], settings: S
             todo.append({**case, "timed": False})
     if not todo:
         return out
-    result = _run_reference(problem, todo, settings)
+    result = _run_reference(problem, todo, settings, like_submission=False)
     by_case = _ok_messages(result, todo)
     for case in todo:
         child = by_case[case["name"]]["child"]
@@ -106,7 +116,7 @@ def reference_timings(problem: Problem, cases: list[dict[str, Any]], settings: S
     """Median reference time (ms) per timed case, measured now, on this machine, in this job."""
     if not cases:
         return {}
-    result = _run_reference(problem, cases, settings)
+    result = _run_reference(problem, cases, settings, like_submission=True)
     by_case = _ok_messages(result, cases)
     timings: dict[str, float] = {}
     for case in cases:

@@ -97,7 +97,10 @@ class RuleTracer(TorchFunctionMode):
                 self._violate("autograd is forbidden in this problem: Tensor.requires_grad_()")
             if kwargs.get("requires_grad"):
                 self._violate(f"autograd is forbidden in this problem: {name}(requires_grad=True)")
-            if torch.is_grad_enabled() and _any_requires_grad((args, kwargs)):
+            # Reading an attribute (x.grad_fn, x.shape) computes nothing; everything else on a
+            # tensor that requires grad, with gradients on, records an autograd graph.
+            reading = name.endswith(".__get__")
+            if not reading and torch.is_grad_enabled() and _any_requires_grad((args, kwargs)):
                 self._violate(
                     f"autograd is forbidden in this problem: {name} ran with gradients enabled "
                     "on a tensor that requires grad"

@@ -38,6 +38,14 @@ def test_every_autograd_route_is_caught() -> None:
         assert _run(fn)
 
 
+def test_reading_attributes_of_a_parameter_is_not_compute() -> None:
+    tracer = RuleTracer([], True)
+    with tracer:
+        p = torch.nn.Parameter(torch.ones(3))
+        assert p.grad_fn is None and p.shape == (3,)
+    assert tracer.violations == []
+
+
 def test_switching_grad_off_is_allowed() -> None:
     tracer = RuleTracer([], True)
     with tracer:
