@@ -34,11 +34,13 @@ class UTCDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Naive datetimes are taken to be UTC."""
         if value is not None and value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
         return value
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """SQLite hands back naive values: mark them UTC."""
         if value is not None and value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
         return value
