@@ -8,7 +8,7 @@ from typing import Protocol
 from celery import Celery
 from kombu.connection import Connection
 
-from core.services.broker import GRADE_TASK, broker_url, celery_config, is_embedded
+from core.services.broker import GRADE_TASK, VALIDATE_TASK, broker_url, celery_config, is_embedded
 from core.services.submissions import Job
 from core.settings import Settings
 
@@ -20,6 +20,9 @@ class Dispatcher(Protocol):
 
     def enqueue(self, job: Job) -> None:
         """Send one job (called only after the submission is committed)."""
+
+    def validate(self, version_id: int, queue: str) -> None:
+        """Ask a worker to validate a stored problem version."""
 
     def ping(self) -> bool:
         """Whether the broker answers."""
@@ -42,6 +45,10 @@ class CeleryDispatcher:
             retry=True,
             retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5},
         )
+
+    def validate(self, version_id: int, queue: str) -> None:
+        """Publish a validation task for a stored problem version."""
+        self.app.send_task(VALIDATE_TASK, args=[version_id], queue=queue, retry=True)
 
     def ping(self) -> bool:
         """Connect to the broker once with a short timeout."""

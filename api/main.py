@@ -15,7 +15,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.dispatch import CeleryDispatcher, Dispatcher
 from api.routes import admin_problems, auth, health, leaderboard, problems, submissions, users
 from core.errors import ProblemError, SubmissionError, TensorJudgeError
-from core.services.errors import AuthError, ConflictError, ForbiddenError, NotFoundError
+from core.services.errors import (
+    AuthError,
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    ServiceUnavailableError,
+)
 from core.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -29,6 +35,7 @@ _STATUS: list[tuple[type[TensorJudgeError], int]] = [
     (ConflictError, 409),
     (SubmissionError, 422),
     (ProblemError, 422),
+    (ServiceUnavailableError, 503),
 ]
 
 

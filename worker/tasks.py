@@ -9,8 +9,8 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from core.db.base import session_scope
 from core.errors import InfrastructureError
-from core.services import judging
-from core.services.broker import GRADE_TASK
+from core.services import judging, problems
+from core.services.broker import GRADE_TASK, VALIDATE_TASK
 from core.settings import get_settings
 from worker.celery_app import app
 
@@ -42,3 +42,13 @@ def grade_submission(self: Task, submission_id: int, job: int) -> str:
             return judging.Outcome.FAILED.value
         countdown = settings.task_retry_backoff_s * (2**retries)
         raise self.retry(exc=exc, countdown=countdown) from exc
+
+
+@app.task(  # type: ignore[untyped-decorator]
+    name=VALIDATE_TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True
+)
+def validate_version(version_id: int) -> bool:
+    """Validate an uploaded problem version (idempotent: the report is simply rewritten)."""
+    settings = get_settings()
+    with session_scope(settings.effective_database_url) as session:
+        return bool(problems.validate_version(session, settings, version_id).get("ok", False))

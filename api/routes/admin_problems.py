@@ -8,7 +8,7 @@ import anyio
 from fastapi import APIRouter, File, UploadFile
 from fastapi.responses import PlainTextResponse
 
-from api.deps import DispatcherDep, SessionDep, SettingsDep, StaffUser
+from api.deps import DispatcherDep, SessionDep, StaffUser
 from api.routes.submissions import enqueue_all
 from api.schemas import JobsQueued, PublishRequest, UploadResult, VersionPublic
 from core.db.models import Problem, ProblemVersion
@@ -16,6 +16,7 @@ from core.errors import ProblemError
 from core.services import leaderboard
 from core.services import problems as problem_service
 from core.services import submissions as submission_service
+from core.services.errors import ServiceUnavailableError
 from core.services.problems import PACKAGE_LIMITS
 
 router = APIRouter(prefix="/admin/problems", tags=["instructor"])
@@ -33,32 +34,41 @@ def version_public(problem: Problem, version: ProblemVersion) -> VersionPublic:
     )
 
 
-@router.post("", response_model=UploadResult, status_code=201)
+@router.post("", response_model=UploadResult, status_code=202)
 async def upload_package(
     package: Annotated[UploadFile, File(description="the problem folder as .zip or .tar(.gz)")],
     session: SessionDep,
-    settings: SettingsDep,
     user: StaffUser,
+    dispatcher: DispatcherDep,
 ) -> UploadResult:
-    """Upload a package: it is stored as a new (unpublished) version and validated by
-    running every known solution; publish it with POST /admin/problems/{slug}/publish."""
+    """Upload a package: it is stored as a new (unpublished) version and a worker validates
+    it by running every known solution. Poll GET /admin/problems/{slug}/versions for the
+    report (state pending -> done | error), then POST /admin/problems/{slug}/publish."""
     data = await package.read(PACKAGE_LIMITS.max_bytes + 1)
     if len(data) > PACKAGE_LIMITS.max_bytes:
         raise ProblemError(f"package too large: at most {PACKAGE_LIMITS.max_bytes} bytes")
     name = package.filename or "package.zip"
 
-    def _work() -> UploadResult:
-        version, report = problem_service.upload(session, settings, name, data, user)
+    def _store() -> ProblemVersion:
+        version = problem_service.stage_upload(session, name, data, user)
         session.commit()
-        problem = version.problem
-        return UploadResult(
-            problem=problem.slug,
-            version=version_public(problem, version),
-            validation=report,
-            publish_url=f"/api/v1/admin/problems/{problem.slug}/publish",
-        )
+        return version
 
-    return await anyio.to_thread.run_sync(_work)
+    version = await anyio.to_thread.run_sync(_store)
+    problem = version.problem
+    if version.validation and version.validation.get("state") == "pending":
+        try:
+            dispatcher.validate(version.id, "gpu" if version.needs_gpu else "cpu")
+        except Exception as exc:  # noqa: BLE001 - a broker fails in many ways
+            raise ServiceUnavailableError(
+                f"version {version.id} was stored but the queue is unreachable: {exc}"
+            ) from None
+    return UploadResult(
+        problem=problem.slug,
+        version=version_public(problem, version),
+        validation=version.validation or {},
+        publish_url=f"/api/v1/admin/problems/{problem.slug}/publish",
+    )
 
 
 @router.get("/{slug}/versions", response_model=list[VersionPublic])

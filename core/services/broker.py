@@ -12,6 +12,7 @@ from typing import Any
 from core.settings import Settings
 
 GRADE_TASK = "tensorjudge.grade"
+VALIDATE_TASK = "tensorjudge.validate"
 QUEUES = ("cpu", "gpu")
 
 

@@ -19,3 +19,7 @@ class ForbiddenError(TensorJudgeError):
 
 class AuthError(TensorJudgeError):
     """Missing, malformed or wrong credentials."""
+
+
+class ServiceUnavailableError(TensorJudgeError):
+    """A dependency (the broker) is down; the request may be retried later."""

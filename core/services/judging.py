@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import math
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from core.db.base import session_scope, utcnow
 from core.db.models import CaseResult, ProblemVersion, Submission, SubmissionStatus
 from core.errors import InfrastructureError, ProblemError
 from core.report import GradeReport
-from core.services.problems import load_version
+from core.services.problems import json_safe, load_version
 from core.settings import Settings
 from core.verdicts import MESSAGES, Verdict
 
@@ -101,7 +102,7 @@ def finish(session: Session, owner: Claim, report: GradeReport) -> bool:
             message=report.message[:2000],
             score=report.score,
             max_score=report.max_score,
-            speed_ratio=report.speed_ratio,
+            speed_ratio=report.speed_ratio if _finite(report.speed_ratio) else None,
             wall_s=report.wall_s,
             progress_done=len(report.cases),
             progress_total=len(report.cases),
@@ -123,13 +124,17 @@ def finish(session: Session, owner: Claim, report: GradeReport) -> bool:
                 points=case.points,
                 max_points=case.max_points,
                 message=case.message,
-                feedback=case.feedback,
-                timings=case.timings.model_dump(mode="json") if case.timings else None,
+                feedback=json_safe(case.feedback),
+                timings=json_safe(case.timings.model_dump(mode="json")) if case.timings else None,
                 stdout=case.stdout,
             )
         )
     session.commit()
     return True
+
+
+def _finite(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)
 
 
 def release(session: Session, owner: Claim, message: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import os
 import shutil
 import tarfile
@@ -155,11 +156,9 @@ def _package_root(tmp: Path) -> Path:
     raise ProblemError("problem.toml: not found at the top of the archive or in its one folder")
 
 
-def upload(
-    session: Session, settings: Settings, filename: str, data: bytes, user: User
-) -> tuple[ProblemVersion, dict[str, Any]]:
-    """Stage an uploaded package archive and validate it; returns (version, report)."""
-    from core.grading import validate
+def stage_upload(session: Session, filename: str, data: bytes, user: User) -> ProblemVersion:
+    """Check an uploaded package archive and store it as a version (not committed), marked
+    as awaiting validation; a worker runs the validation (validate_version)."""
     from core.problem import load_problem
 
     try:
@@ -172,19 +171,48 @@ def upload(
         # load_problem insists that the folder is named after the slug.
         named = Path(tmpdir) / "named"
         named.mkdir()
-        probe = load_problem_lenient(root)
-        final = named / probe
+        final = named / load_problem_lenient(root)
         shutil.copytree(root, final)
         loaded = load_problem(final)
         version = stage(session, loaded, pack_directory(final), user)
-        try:
-            report = validate(loaded, settings=settings).model_dump(mode="json")
-        except InfrastructureError as exc:
-            # Stored but unvalidated: publishing it then needs force.
-            report = {"ok": False, "errors": [f"validation could not run: {exc}"]}
-    version.validation = report
+    if version.validation is None or version.validation.get("state") == "error":
+        version.validation = dict(PENDING)
     session.flush()
-    return version, report
+    return version
+
+
+PENDING: dict[str, Any] = {"state": "pending", "ok": False, "errors": []}
+
+
+def json_safe(value: Any) -> Any:
+    """`value` with non-finite floats as strings ("inf", "nan"): JSON columns refuse them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def validate_version(session: Session, settings: Settings, version_id: int) -> dict[str, Any]:
+    """Run every known solution of a stored version and store the report (commits).
+
+    Validation runs on a worker (it grades many solutions in the sandbox); an infrastructure
+    failure is recorded as state "error", so the version can be validated again or force-published."""
+    from core.grading import validate
+
+    version = session.get(ProblemVersion, version_id)
+    if version is None:
+        raise NotFoundError(f"no problem version {version_id}")
+    try:
+        report = validate(load_version(settings, version), settings=settings).model_dump(mode="json")
+        report["state"] = "done"
+    except (InfrastructureError, ProblemError) as exc:
+        report = {"state": "error", "ok": False, "errors": [f"validation could not run: {exc}"]}
+    version.validation = json_safe(report)
+    session.commit()
+    return version.validation
 
 
 def load_problem_lenient(root: Path) -> str:
@@ -210,7 +238,10 @@ def publish(session: Session, slug: str, version_id: int | None = None, *, force
     version = session.scalar(query.order_by(ProblemVersion.id.desc()).limit(1))
     if version is None:
         raise NotFoundError(f"problem {slug!r} has no version {version_id}")
-    if not force and version.validation is not None and not version.validation.get("ok", False):
+    report = version.validation
+    if not force and report is not None and not report.get("ok", False):
+        if report.get("state") == "pending":
+            raise ConflictError(f"version {version.id} is still being validated; try again soon")
         raise ConflictError(f"version {version.id} failed validation; fix it or publish with force")
     problem.current_version_id = version.id
     problem.current_version = version

@@ -25,6 +25,7 @@ class RecordingDispatcher:
     """Stands in for the broker in API tests: records jobs; tests run them inline."""
 
     jobs: list[Job] = field(default_factory=list)
+    validations: list[int] = field(default_factory=list)
     up: bool = True
 
     def enqueue(self, job: Job) -> None:
@@ -32,6 +33,12 @@ class RecordingDispatcher:
         if not self.up:
             raise ConnectionError("broker down")
         self.jobs.append(job)
+
+    def validate(self, version_id: int, queue: str) -> None:
+        """Record a validation request."""
+        if not self.up:
+            raise ConnectionError("broker down")
+        self.validations.append(version_id)
 
     def ping(self) -> bool:
         """Whether the pretend broker is up."""

@@ -238,9 +238,14 @@ def test_admin_user_management(client: TestClient, session: Session) -> None:
 
 
 def test_instructor_upload_validate_publish(
-    client: TestClient, session: Session, monkeypatch: pytest.MonkeyPatch
+    client: TestClient,
+    session: Session,
+    settings: Settings,
+    dispatcher: RecordingDispatcher,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import core.grading
+    from core.services import problems as problem_service
 
     class Report:
         def __init__(self, ok: bool) -> None:
@@ -256,19 +261,27 @@ def test_instructor_upload_validate_publish(
     with tarfile.open(fileobj=buf, mode="w:gz") as tf:
         tf.add(TINY, arcname="tiny-add")
     r = client.post("/api/v1/admin/problems", files={"package": ("tiny.tgz", buf.getvalue())}, headers=auth(teacher))
-    assert r.status_code == 201, r.text
-    assert r.json()["validation"]["ok"] is False
-    assert (
-        client.get("/api/v1/problems").json() == []
-        or client.get("/api/v1/problems", headers=auth(teacher)).json()[0]["published"] is False
-    )
+    assert r.status_code == 202, r.text
+    version_id = r.json()["version"]["id"]
+    assert r.json()["validation"]["state"] == "pending" and dispatcher.validations == [version_id]
+    assert client.get("/api/v1/problems").json() == []  # not published yet
     r = client.post("/api/v1/admin/problems/tiny-add/publish", headers=auth(teacher))
-    assert r.status_code == 409 and "validation" in r.json()["detail"]
+    assert r.status_code == 409 and "still being validated" in r.json()["detail"]
+    # What the worker's validation task does:
+    problem_service.validate_version(session, settings, version_id)
+    versions = client.get("/api/v1/admin/problems/tiny-add/versions", headers=auth(teacher)).json()
+    assert versions[0]["validation"] == {"ok": False, "solutions": [], "state": "done"}
+    r = client.post("/api/v1/admin/problems/tiny-add/publish", headers=auth(teacher))
+    assert r.status_code == 409 and "failed validation" in r.json()["detail"]
     r = client.post("/api/v1/admin/problems/tiny-add/publish", json={"force": True}, headers=auth(teacher))
     assert r.status_code == 200 and r.json()["current"] is True
     assert [p["slug"] for p in client.get("/api/v1/problems").json()] == ["tiny-add"]
     bad = client.post("/api/v1/admin/problems", files={"package": ("x.zip", b"garbage")}, headers=auth(teacher))
     assert bad.status_code == 422 and isinstance(bad.json()["detail"], str)
+    dispatcher.up = False
+    r = client.post("/api/v1/admin/problems", files={"package": ("tiny.tgz", buf.getvalue())}, headers=auth(teacher))
+    # Same content again: the existing, validated version; no new task, so no broker needed.
+    assert r.status_code == 202 and r.json()["validation"]["state"] == "done"
 
 
 def test_sse_stream_ends_with_done(

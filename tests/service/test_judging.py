@@ -95,3 +95,20 @@ def test_poison_job_fails_after_max_attempts(db: tuple[Settings, Session]) -> No
     failed = session.get(Submission, sub.id)
     assert failed is not None and failed.status is SubmissionStatus.FAILED
     assert failed.verdict == "system_error" and "attempts" in failed.message
+
+
+def test_non_finite_numbers_are_stored(db: tuple[Settings, Session]) -> None:
+    settings, session = db
+    sub = _submission(settings, session)
+
+    def nan_grade(problem, files, *, settings, progress=None):  # type: ignore[no-untyped-def]
+        report = fake_grade(problem, {"s.py": b"a - b"}, settings=settings)
+        report.cases[0].feedback = {"max_abs_error": float("nan"), "max_rel_error": float("inf")}
+        report.speed_ratio = float("inf")
+        return report
+
+    assert judging.run_job(settings, sub.id, sub.job, "w", grader=nan_grade) is judging.Outcome.DONE
+    case = session.scalars(
+        select(CaseResult).where(CaseResult.submission_id == sub.id, CaseResult.name == "small")
+    ).one()
+    assert case.feedback == {"max_abs_error": "nan", "max_rel_error": "inf"}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import tarfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +19,7 @@ from core.db.base import session_scope
 from core.db.models import CaseResult, Role, Submission
 from core.settings import Settings
 
-from .helpers import add_user, auth, make_settings, publish_tiny
+from .helpers import add_user, auth, copy_fixture, make_settings, publish_tiny
 from .workers import kill_group, start_worker, wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
@@ -159,3 +161,32 @@ def test_progress_is_streamed_while_grading(stack: tuple[Settings, TestClient, s
     assert events[-1][0] == "done" and events[-1][1]["verdict"] == "accepted"
     running = [d["progress"] for e, d in events if e == "progress" and d["status"] == "running"]
     assert {"done": 1, "total": 2} in running, events
+
+
+@pytest.mark.sandbox
+def test_uploaded_package_is_validated_by_a_worker(stack: tuple[Settings, TestClient, str], tmp_path: Path) -> None:
+    settings, client, _ = stack
+    with session_scope(settings.effective_database_url) as session:
+        teacher = add_user(session, "tess", Role.INSTRUCTOR)
+    package = copy_fixture(tmp_path)
+    (package / "statement.md").write_text("# Tiny add, second edition\n")  # a new version
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        tf.add(package, arcname="tiny-add")
+    settings.broker_visibility_timeout_s = 600  # validation runs longer than the 4 s used above
+    worker = start_worker(settings, "validator", tmp_path / "v.log")
+    try:
+        r = client.post("/api/v1/admin/problems", files={"package": ("p.tgz", buf.getvalue())}, headers=auth(teacher))
+        assert r.status_code == 202, r.text
+        vid = r.json()["version"]["id"]
+
+        def report() -> dict:  # type: ignore[type-arg]
+            versions = client.get("/api/v1/admin/problems/tiny-add/versions", headers=auth(teacher)).json()
+            return next(v for v in versions if v["id"] == vid)["validation"]
+
+        wait_for(lambda: report()["state"] != "pending", 600, "the worker to validate the package")
+    finally:
+        kill_group(worker)
+    assert report()["state"] == "done" and report()["ok"] is True, report()
+    r = client.post("/api/v1/admin/problems/tiny-add/publish", json={"version_id": vid}, headers=auth(teacher))
+    assert r.status_code == 200 and r.json()["current"] is True
