@@ -3,6 +3,7 @@ client with a recording dispatcher, and real Postgres/Redis servers started here
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -53,9 +54,14 @@ def client(settings: Settings, dispatcher: RecordingDispatcher) -> Iterator[Test
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A real Postgres server for the whole session, migrated to head."""
+    from core.db.base import engine_for
+
     with postgres_server() as url:
         upgrade(url)
         yield url
+        # Close pooled connections before the server goes, or they warn when collected later.
+        engine_for(url).dispose()
+        engine_for.cache_clear()
 
 
 @pytest.fixture(scope="session")
@@ -80,3 +86,10 @@ def clean_postgres(postgres_url: str) -> str:
             )
         )
     return postgres_url
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage() -> Iterator[None]:
+    """Collect after each test so a leaked connection is blamed on the test that leaked it."""
+    yield
+    gc.collect()
