@@ -36,9 +36,12 @@ def transport_options(settings: Settings) -> dict[str, Any]:
     """Transport options for kombu: folders for the embedded broker, visibility for Redis."""
     if is_embedded(settings):
         queue, processed = broker_dirs(settings)
-        for folder in (queue, processed):
+        # kombu keeps exchange bindings in `control_folder`, relative to the cwd by default.
+        control = settings.data_dir / "broker" / "control"
+        for folder in (queue, processed, control):
             folder.mkdir(parents=True, exist_ok=True)
         return {
+            "control_folder": str(control),
             "data_folder_in": str(queue),
             "data_folder_out": str(queue),
             "processed_folder": str(processed),
