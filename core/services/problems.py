@@ -147,7 +147,8 @@ def stage_directory(session: Session, path: Path, user: User | None = None) -> P
     return stage(session, load_problem(path), pack_directory(path), user)
 
 
-def _package_root(tmp: Path) -> Path:
+def package_root(tmp: Path) -> Path:
+    """The package folder inside an unpacked archive: its top, or its one subfolder."""
     if (tmp / "problem.toml").exists():
         return tmp
     subdirs = [p for p in tmp.iterdir() if p.is_dir()]
@@ -167,7 +168,7 @@ def stage_upload(session: Session, filename: str, data: bytes, user: User) -> Pr
         raise ProblemError(f"{filename}: {exc}") from None
     with tempfile.TemporaryDirectory(prefix="tj-upload-") as tmpdir:
         write_tree(files, Path(tmpdir) / "pkg")
-        root = _package_root(Path(tmpdir) / "pkg")
+        root = package_root(Path(tmpdir) / "pkg")
         # load_problem insists that the folder is named after the slug.
         named = Path(tmpdir) / "named"
         named.mkdir()

@@ -35,22 +35,13 @@ MAX_EDIT_BYTES = 512 * 1024
 Validator = Callable[..., Any]
 
 
-def _package_root(tmp: Path) -> Path:
-    if (tmp / "problem.toml").exists():
-        return tmp
-    subdirs = [p for p in tmp.iterdir() if p.is_dir()]
-    if len(subdirs) == 1 and (subdirs[0] / "problem.toml").exists():
-        return subdirs[0]
-    raise ProblemError("problem.toml: not found at the top of the archive or in its one folder")
-
-
 def stage_files(session: Session, files: dict[str, bytes], user: User) -> ProblemVersion:
     """Load a package given as {path: bytes} and record it as a version (not committed)."""
     from core.problem import load_problem
 
     with tempfile.TemporaryDirectory(prefix="tj-web-upload-") as tmpdir:
         write_tree(files, Path(tmpdir) / "pkg")
-        root = _package_root(Path(tmpdir) / "pkg")
+        root = problem_service.package_root(Path(tmpdir) / "pkg")
         slug = problem_service.load_problem_lenient(root)
         final = Path(tmpdir) / "named" / slug
         shutil.copytree(root, final)
