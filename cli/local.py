@@ -72,12 +72,14 @@ def grade_command(
 def validate_command(
     path: str = typer.Argument(..., help="A package folder or a slug under problems/."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1, max=64,
+                             help="Grade this many solutions at once (timings get noisier)."),
 ) -> None:
     """Run the verdict matrix of solutions/ and report the tolerance margin."""
     settings = get_settings()
     try:
         prob = resolve_problem(path, settings.problems_dir)
-        report = validate(prob, settings=settings)
+        report = validate(prob, settings=settings, jobs=jobs)
     except ProblemError as exc:
         _fail(str(exc))
         return

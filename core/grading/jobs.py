@@ -113,7 +113,9 @@ def make_job_dir(
             "output_bytes": cfg.limits.output_mb << 20,
             "stdout_bytes": cfg.limits.stdout_kb << 10,
             "case_time_s": cfg.limits.case_time_s,
-            "address_space_mb": cfg.limits.memory_mb + 2048,
+            # Address space a CPU case may add to what the harness already maps (the child
+            # measures its own baseline: a CUDA build of torch maps several GiB at import).
+            "address_space_mb": cfg.limits.memory_mb + 1024,
         },
         "workdir": "/tmp" if inside_root else str(job_dir),
     }

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from core.grading.pipeline import grade_detailed
+from core.grading.pipeline import Graded, grade_detailed
 from core.problem import Problem
 from core.settings import Settings
 from core.verdicts import Verdict
@@ -40,8 +42,15 @@ class ValidationReport(BaseModel):
     margin: float | None = None  # wrong_min / accepted_max
 
 
-def validate(problem: Problem, *, settings: Settings) -> ValidationReport:
-    """Grade the reference and every file under solutions/ and check the expected verdicts."""
+def validate(problem: Problem, *, settings: Settings, jobs: int = 1) -> ValidationReport:
+    """Grade the reference and every file under solutions/ and check the expected verdicts.
+
+    The reference is graded first (it fills the reference cache); with jobs > 1 the solutions
+    are then graded that many at a time, each in its own sandbox. Parallel runs share the
+    machine, so their timings are noisier: keep jobs=1 when a TLE margin is in question.
+    """
+    if jobs < 1:
+        raise ValueError("jobs must be at least 1")
     report = ValidationReport(problem=problem.slug, version=problem.content_hash, ok=True)
     ref = grade_detailed(problem, {"reference.py": (problem.path / "reference.py").read_bytes()},
                          settings=settings)
@@ -59,11 +68,17 @@ def validate(problem: Problem, *, settings: Settings) -> ValidationReport:
         report.errors.append("no must-fail solutions under solutions/")
     accepted_ratios: list[float] = []
     wrong_ratios: list[float] = []
-    for expected, path in solutions:
+    for expected, _ in solutions:
         if expected not in valid:
             report.errors.append(f"solutions/{expected}/ is not a verdict name")
-            continue
-        graded = grade_detailed(problem, {path.name: path.read_bytes()}, settings=settings)
+    runnable = [(exp, path) for exp, path in solutions if exp in valid]
+
+    def run_one(path: Path) -> Graded:
+        return grade_detailed(problem, {path.name: path.read_bytes()}, settings=settings)
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        results = list(pool.map(run_one, [path for _, path in runnable]))
+    for (expected, path), graded in zip(runnable, results, strict=True):
         r = graded.report
         worst = max(graded.error_ratios.values()) if graded.error_ratios else None
         res = SolutionResult(

@@ -227,13 +227,27 @@ def _timing_loop(
             send(protocol.encode_json({"type": "tock", "nonce": nonce.hex(), "self_ns": self_ns}))
 
 
+def _mapped_bytes() -> int:
+    """Virtual address space this process already maps (torch and its libraries).
+
+    RLIMIT_AS counts mappings, not memory: the CPU wheel of torch maps about 1 GiB at import, a
+    CUDA build several GiB more (its kernels and libraries), so the case's allowance is added
+    on top of the baseline rather than set as an absolute figure.
+    """
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def child_main(job: dict[str, Any], case: dict[str, Any], msg_fd: int, go_fd: int) -> None:
     """Entry point of the forked child; never returns."""
     code = 0
     try:
         limit_mb = job.get("limits", {}).get("address_space_mb")
         if limit_mb and case["device"] != "cuda":
-            lim = int(limit_mb) << 20
+            lim = _mapped_bytes() + (int(limit_mb) << 20)
             resource.setrlimit(resource.RLIMIT_AS, (lim, lim))
         os.chdir(job.get("workdir", "/tmp"))
 

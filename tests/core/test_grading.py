@@ -87,12 +87,22 @@ def test_multi_file_submission(vec_scale: Problem, grading_settings: Settings) -
 
 
 def test_validate_reports_matrix_and_margin(vec_scale: Problem, grading_settings: Settings) -> None:
-    report = validate(vec_scale, settings=grading_settings)
+    # Three solutions at a time (the bundled problems' test covers jobs=1): the report keeps
+    # the order of solutions/ and each file its own verdict.
+    report = validate(vec_scale, settings=grading_settings, jobs=3)
     assert report.ok, report.errors
+    assert [s.file for s in report.solutions] == [
+        str(p.relative_to(vec_scale.path)) for _, p in vec_scale.solutions()]
+    assert all(s.file.split("/")[1] == s.verdict for s in report.solutions)
     assert {s.expected for s in report.solutions} == {
         "accepted", "wrong_answer", "runtime_error", "compile_error", "rule_violation", "time_limit_exceeded"}
     assert report.wrong_min_error_ratio is not None and report.wrong_min_error_ratio > 1
     assert report.accepted_max_error_ratio is not None and report.accepted_max_error_ratio < 1
+
+
+def test_validate_refuses_zero_jobs(vec_scale: Problem, grading_settings: Settings) -> None:
+    with pytest.raises(ValueError, match="jobs"):
+        validate(vec_scale, settings=grading_settings, jobs=0)
 
 
 def test_error_ratio_is_kept_for_validation(vec_scale: Problem, grading_settings: Settings) -> None:

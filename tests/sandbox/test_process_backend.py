@@ -72,3 +72,16 @@ def test_cuda_case_runs_in_the_process_sandbox(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, sandbox="process", gpus="0")
     report = grade(problem, {"solution.py": source}, settings=settings)
     assert report.verdict.value == "accepted", [(c.name, c.message) for c in report.cases]
+    # Every case ran on the GPU: the reference outputs were cached under the cuda device class,
+    # and the timed case carries the child's CUDA-event time beside the supervisor's clock.
+    cached = list((tmp_path / "reference-cache").glob("multi-head-matmul-*/cuda/*.safetensors"))
+    assert len(cached) == len(problem.config.cases)
+    timed = [c.timings for c in report.cases if c.timings is not None]
+    assert timed and all(t.submission_ms > 0 and t.submission_self_reported_ms for t in timed)
+    # A GPU case whose answer comes back on the CPU is wrong, and says why.
+    moved = source + b"\n\n_gpu = matmul_with_multi_head\n\n\ndef matmul_with_multi_head(*a, **k):\n" \
+        b"    return _gpu(*a, **k).cpu()\n"
+    wrong = grade(problem, {"solution.py": moved}, settings=settings)
+    assert wrong.verdict.value == "wrong_answer"
+    first = wrong.cases[0]
+    assert first.feedback is not None and first.feedback["check"] == "device", first.feedback

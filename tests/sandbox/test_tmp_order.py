@@ -1,4 +1,4 @@
-"""A checkout or venv under the host's /tmp must stay visible: /tmp's tmpfs is mounted first."""
+"""The sandbox's command line and limits: /tmp before binds, RLIMIT_AS measured from a baseline."""
 
 from __future__ import annotations
 
@@ -20,3 +20,20 @@ def test_tmpfs_comes_before_binds_under_tmp(monkeypatch: pytest.MonkeyPatch, tmp
     assert argv[tmpfs_at + 1] == "/tmp"
     bind_at = next(i for i, a in enumerate(argv) if a == "--ro-bind" and argv[i + 2] == "/tmp/clone/.venv")
     assert tmpfs_at < bind_at
+
+
+def test_address_space_allowance_sits_on_top_of_what_is_mapped() -> None:
+    """A CUDA build of torch maps GiBs at import; the case's RLIMIT_AS must be measured above
+    that baseline (an absolute limit starved every CPU case on a GPU worker: seen on an H100)."""
+    import mmap
+
+    from sandbox.harness.child import _mapped_bytes
+
+    before = _mapped_bytes()
+    assert before > 0
+    reserve = mmap.mmap(-1, 4 << 30, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, prot=mmap.PROT_READ)
+    try:
+        assert _mapped_bytes() - before >= 4 << 30
+    finally:
+        reserve.close()
+    assert _mapped_bytes() - before < 1 << 30
