@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -103,3 +103,10 @@ AdminUser = Annotated[User, Depends(get_admin_user)]
 
 MAX_ID = 2_147_483_647
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="a numeric id")]
+
+
+def login_args(request: Request) -> dict[str, Any]:
+    """The app's sign-in throttle and the peer address (behind a proxy, run uvicorn with
+    --proxy-headers so this is the real client's), for users.login()."""
+    return {"throttle": request.app.state.login_throttle,
+            "client": request.client.host if request.client else ""}

@@ -21,7 +21,9 @@ from core.services.errors import (
     ForbiddenError,
     NotFoundError,
     ServiceUnavailableError,
+    TooManyAttemptsError,
 )
+from core.services.users import LoginThrottle
 from core.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,7 @@ _STATUS: list[tuple[type[TensorJudgeError], int]] = [
     (SubmissionError, 422),
     (ProblemError, 422),
     (ServiceUnavailableError, 503),
+    (TooManyAttemptsError, 429),
 ]
 
 
@@ -58,6 +61,8 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(TensorJudgeError)
     async def _user_error(_: Request, exc: TensorJudgeError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthError) else None
+        if isinstance(exc, TooManyAttemptsError):
+            headers = {"Retry-After": str(exc.retry_after_s)}
         return JSONResponse({"detail": str(exc)}, status_code=_status_for(exc), headers=headers)
 
     @app.exception_handler(RequestValidationError)
@@ -86,6 +91,7 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
         openapi_url=f"{API_PREFIX}/openapi.json",
     )
     app.state.settings = settings
+    app.state.login_throttle = LoginThrottle(settings.login_max_failures, settings.login_window_s)
     app.state.dispatcher = dispatcher or CeleryDispatcher(settings)
     _install_error_handlers(app)
     for module in (health, auth, problems, submissions, leaderboard, admin_problems, users):

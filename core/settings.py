@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     sse_poll_interval_s: float = 0.5
     grader: str = "core.grading:grade"  # module:function the worker grades with
 
+    login_max_failures: int = Field(default=10, ge=1)  # per name and client, within the window
+    login_window_s: int = Field(default=300, ge=1)
+
     max_upload_mb: float = 2.0
     max_upload_files: int = 32
     stdout_shown_kb: int = 8

@@ -8,7 +8,7 @@ import anyio
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
-from api.deps import TOKEN_COOKIE, DispatcherDep, SessionDep, SettingsDep
+from api.deps import TOKEN_COOKIE, DispatcherDep, SessionDep, SettingsDep, login_args
 from api.pages.common import PageUser, SignedIn, check_csrf, page, redirect
 from api.routes.submissions import enqueue_all
 from core.db.models import Submission, SubmissionStatus
@@ -17,7 +17,7 @@ from core.services import problems as problem_service
 from core.services import submissions as submission_service
 from core.services import users as user_service
 from core.services import web_queries
-from core.services.errors import AuthError
+from core.services.errors import AuthError, TooManyAttemptsError
 
 router = APIRouter()
 
@@ -45,7 +45,11 @@ def login(
 ) -> Response:
     """Check the password, set the session cookie and go where the user was headed."""
     try:
-        token = user_service.login(session, name, password, label="web session")
+        token = user_service.login(session, name, password, label="web session", **login_args(request))
+    except TooManyAttemptsError as exc:
+        refused = page(request, "login.html", status_code=429, next=_safe_next(next), error=str(exc), name=name)
+        refused.headers["Retry-After"] = str(exc.retry_after_s)
+        return refused
     except AuthError as exc:
         return page(request, "login.html", status_code=401, next=_safe_next(next), error=str(exc), name=name)
     session.commit()

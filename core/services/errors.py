@@ -23,3 +23,11 @@ class AuthError(TensorJudgeError):
 
 class ServiceUnavailableError(TensorJudgeError):
     """A dependency (the broker) is down; the request may be retried later."""
+
+
+class TooManyAttemptsError(TensorJudgeError):
+    """Too many failed sign-ins for this name from this client; retry after `retry_after_s`."""
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s

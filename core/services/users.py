@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import threading
+import time
+from collections import deque
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -10,7 +13,7 @@ from sqlalchemy.orm import Session
 from core.auth import hash_password, hash_token, new_api_token, verify_password
 from core.db.base import utcnow
 from core.db.models import ApiToken, Role, User
-from core.services.errors import AuthError, ConflictError, NotFoundError
+from core.services.errors import AuthError, ConflictError, NotFoundError, TooManyAttemptsError
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}$")
 MIN_PASSWORD_LEN = 8
@@ -51,11 +54,68 @@ def issue_token(session: Session, user: User, label: str = "") -> str:
     return token
 
 
-def login(session: Session, name: str, password: str, label: str = "login") -> str:
-    """Check a name and password and issue a new token (not committed)."""
+class LoginThrottle:
+    """Failed sign-ins per (name, client) in a sliding window; past the limit every attempt for
+    that pair is refused, right password or not, until the oldest failure leaves the window.
+
+    Keyed on the client as well as the name, so guessing from one address cannot lock the
+    real user out from another. Held in memory: each API process counts its own attempts.
+    """
+
+    def __init__(self, max_failures: int = 10, window_s: float = 300) -> None:
+        self.max_failures = max_failures
+        self.window_s = window_s
+        self._failures: dict[tuple[str, str], deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
+        times = self._failures.get(key, deque())
+        while times and times[0] <= now - self.window_s:
+            times.popleft()
+        return times
+
+    def check(self, name: str, client: str) -> None:
+        """Raise TooManyAttemptsError if this pair has used up its failures."""
+        now = time.monotonic()
+        with self._lock:
+            times = self._recent((name.lower(), client), now)
+            if len(times) >= self.max_failures:
+                wait = max(1, int(times[0] + self.window_s - now) + 1)
+                raise TooManyAttemptsError(
+                    f"too many failed sign-ins for {name!r}; try again in {wait} s", retry_after_s=wait)
+
+    def failed(self, name: str, client: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            key = (name.lower(), client)
+            times = self._recent(key, now)
+            times.append(now)
+            self._failures[key] = times
+            if len(self._failures) > 100_000:  # bound memory under a spray of names
+                for stale in [k for k, v in self._failures.items() if not v or v[-1] <= now - self.window_s]:
+                    del self._failures[stale]
+
+    def succeeded(self, name: str, client: str) -> None:
+        with self._lock:
+            self._failures.pop((name.lower(), client), None)
+
+
+def login(session: Session, name: str, password: str, label: str = "login", *,
+          throttle: LoginThrottle | None = None, client: str = "") -> str:
+    """Check a name and password and issue a new token (not committed).
+
+    With a throttle, failures are counted per (name, client) and a pair past its limit gets
+    TooManyAttemptsError before the password is even checked.
+    """
+    if throttle is not None:
+        throttle.check(name, client)
     user = session.scalar(select(User).where(User.name == name))
     if user is None or not user.is_active or not verify_password(password, user.password_hash):
+        if throttle is not None:
+            throttle.failed(name, client)
         raise AuthError("wrong user name or password")
+    if throttle is not None:
+        throttle.succeeded(name, client)
     return issue_token(session, user, label)
 
 

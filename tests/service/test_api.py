@@ -62,6 +62,48 @@ def test_login_issues_a_working_token(client: TestClient, session: Session) -> N
     assert client.get("/api/v1/auth/me", headers=auth("tj_wrong")).status_code == 401
 
 
+def test_repeated_wrong_passwords_are_throttled(settings: Settings, session: Session,
+                                               dispatcher: RecordingDispatcher) -> None:
+    from api.main import create_app
+
+    add_user(session, "ada", Role.STUDENT, password="correct horse")
+    add_user(session, "bob", Role.STUDENT, password="battery staple")
+    session.commit()
+    settings.login_max_failures = 3
+    with TestClient(create_app(settings, dispatcher), raise_server_exceptions=False) as c:
+        for _ in range(3):
+            assert c.post("/api/v1/auth/login", json={"name": "ada", "password": "guess-guess"}).status_code == 401
+        # Past the limit even the right password is refused, with a clear message and Retry-After.
+        r = c.post("/api/v1/auth/login", json={"name": "ada", "password": "correct horse"})
+        assert r.status_code == 429, r.text
+        assert "too many failed sign-ins" in r.json()["detail"]
+        assert 1 <= int(r.headers["Retry-After"]) <= settings.login_window_s + 1
+        # Another user from the same client is not affected, and a success clears their count.
+        for _ in range(2):
+            assert c.post("/api/v1/auth/login", json={"name": "bob", "password": "guess-guess"}).status_code == 401
+        assert c.post("/api/v1/auth/login", json={"name": "bob", "password": "battery staple"}).status_code == 200
+        for _ in range(2):
+            assert c.post("/api/v1/auth/login", json={"name": "bob", "password": "guess-guess"}).status_code == 401
+        assert c.post("/api/v1/auth/login", json={"name": "bob", "password": "battery staple"}).status_code == 200
+
+
+def test_login_throttle_window_slides(monkeypatch: pytest.MonkeyPatch) -> None:
+    import core.services.users as users
+
+    now = [1000.0]
+    monkeypatch.setattr(users.time, "monotonic", lambda: now[0])
+    throttle = users.LoginThrottle(max_failures=2, window_s=60)
+    throttle.failed("Ada", "10.0.0.1")
+    now[0] += 30
+    throttle.failed("ada", "10.0.0.1")
+    with pytest.raises(users.TooManyAttemptsError) as info:
+        throttle.check("ADA", "10.0.0.1")  # names are counted case-insensitively
+    assert info.value.retry_after_s == 31
+    throttle.check("ada", "10.0.0.2")  # another client is not held back
+    now[0] += 31  # the first failure has left the window
+    throttle.check("ada", "10.0.0.1")
+
+
 def test_problem_list_detail_and_starter(client: TestClient, session: Session) -> None:
     publish_tiny(session)
     assert [p["slug"] for p in client.get("/api/v1/problems").json()] == ["tiny-add"]

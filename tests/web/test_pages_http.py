@@ -141,6 +141,16 @@ def test_sign_in_sets_cookie_and_forms_need_csrf(web_client: TestClient) -> None
     assert offsite.headers["location"] == "/"
 
 
+def test_sign_in_page_throttles_guessing(web_client: TestClient) -> None:
+    web_client.app.state.login_throttle.max_failures = 2  # type: ignore[attr-defined]
+    for _ in range(2):
+        assert web_client.post("/login", data={"name": "bob", "password": "nope", "next": "/"}).status_code == 401
+    held = web_client.post("/login", data={"name": "bob", "password": PASSWORDS["bob"], "next": "/"})
+    assert held.status_code == 429 and "too many failed sign-ins" in held.text
+    assert int(held.headers["Retry-After"]) >= 1
+    assert "tensorjudge_token" not in held.headers.get("set-cookie", "")
+
+
 def test_exports_csv_and_gradescope(web_client: TestClient, tokens: dict[str, str]) -> None:
     for name, source in (("alice", ACCEPTED), ("bob", WRONG)):
         wait_done(web_client, tokens[name], submit(web_client, tokens[name], source))
