@@ -76,7 +76,9 @@ class DockerSandbox:
         from docker.types import DeviceRequest, LogConfig, Ulimit
 
         memory = f"{spec.memory_mb + HARNESS_OVERHEAD_MB}m"
-        env = harness_env({"PYTHONPATH": JUDGE_INSIDE, "TJ_ISOLATED": "1"})
+        # TJ_SECCOMP: the supervisor installs our syscall filter (the process backend's, via
+        # bwrap) on top of the engine's default profile.
+        env = harness_env({"PYTHONPATH": JUDGE_INSIDE, "TJ_ISOLATED": "1", "TJ_SECCOMP": "1"})
         config: dict[str, Any] = {
             "image": self.image,
             "command": [self.python, "-m", "sandbox.harness.supervisor", f"{JOB_INSIDE}/job.json", "1"],
@@ -103,7 +105,10 @@ class DockerSandbox:
                 Ulimit(name="fsize", soft=spec.tmp_mb << 20, hard=spec.tmp_mb << 20),
             ],
             "ipc_mode": "private",
-            "init": True,  # tini as pid 1 reaps whatever the student orphans
+            # No tini: the supervisor is pid 1 (non-dumpable, reaps and kills strays), as under
+            # bwrap --as-pid-1. A dumpable init of the same uid would let the student open
+            # /proc/1/fd/1, the attached stdout that carries our results, and forge frames.
+            "init": False,
             "log_config": LogConfig(type="none"),  # results never pass through a log driver
             "stdin_open": False,
             "tty": False,
@@ -131,29 +136,34 @@ class DockerSandbox:
         exit_code: int | None = None
         oom = False
         try:
-            # Attached before start, so not one byte of the channel is missed.
-            stream = container.attach(stdout=True, stderr=True, stream=True, logs=False, demux=True)
-            pump = threading.Thread(target=_pump, args=(stream, w, stderr), daemon=True)
+            # Attached before start, so not one byte of the channel is missed. The raw socket
+            # (not the SDK's attach generator, which never closes its connection) is ours to
+            # close.
+            sock = self.client.api.attach_socket(
+                container.id, params={"stdout": 1, "stderr": 1, "stream": 1, "logs": 0})
+            pump = threading.Thread(target=_pump, args=(sock, w, stderr), daemon=True)
             container.start()
             pump.start()
             reader.start()
             deadline = start + spec.wall_time_s
-            while True:
-                try:
-                    status = container.wait(timeout=0.25)
-                    exit_code = int(status.get("StatusCode", -1))
+            # One blocking wait() in a thread: polling wait(timeout=...) makes the SDK raise
+            # a read timeout each time and leak that request's socket.
+            status: dict[str, Any] = {}
+            waiter = threading.Thread(target=_wait_into, args=(container, status), daemon=True)
+            waiter.start()
+            while waiter.is_alive():
+                waiter.join(timeout=0.1)
+                if not waiter.is_alive():
                     break
-                except Exception:  # noqa: BLE001 - the SDK raises a requests timeout here
-                    pass
                 if reader.over_budget:
                     killed = "output"
                 elif time.monotonic() > deadline:
                     killed = "wall"
                 if killed:
                     _quietly(container.kill)
-                    status = container.wait(timeout=30)
-                    exit_code = int(status.get("StatusCode", -1))
+                    waiter.join(timeout=30)
                     break
+            exit_code = int(status.get("StatusCode", -1))
             pump.join(timeout=5)
             reader.join(timeout=5)
             _quietly(container.reload)
@@ -169,22 +179,36 @@ class DockerSandbox:
         )
 
 
-def _pump(stream: Any, w: int, stderr: bytearray) -> None:
-    """Copy the container's stdout into the result pipe, keep a tail of its stderr."""
+def _wait_into(container: Any, status: dict[str, Any]) -> None:
+    """Block until the container exits; its status lands in `status` (empty if the call died)."""
     try:
-        for out, err in stream:
-            if out:
+        status.update(container.wait())
+    except Exception:  # noqa: BLE001 - engine gone: exit code stays unknown (-1)
+        pass
+
+
+def _pump(sock: Any, w: int, stderr: bytearray) -> None:
+    """Copy the container's stdout frames into the result pipe, keep a tail of its stderr."""
+    from docker.utils.socket import STDERR, STDOUT, frames_iter
+
+    try:
+        for stream_id, data in frames_iter(sock, tty=False):
+            if stream_id == STDOUT and data:
                 try:
-                    _write_all(w, out)
+                    _write_all(w, data)
                 except OSError:
                     return  # the reader stopped (over budget): drop the rest
-            if err:
-                stderr += err
+            elif stream_id == STDERR and data:
+                stderr += data
                 if len(stderr) > 2 * STDERR_KEEP:
                     del stderr[: len(stderr) - STDERR_KEEP]
     except Exception:  # noqa: BLE001 - the connection dies with the container
         pass
     finally:
+        inner = getattr(sock, "_sock", None)  # a SocketIO over the unix socket: close that too
+        _quietly(sock.close)  # (SocketIO.close() forgets its socket without closing it)
+        if inner is not None:
+            _quietly(inner.close)
         os.close(w)
 
 

@@ -318,6 +318,16 @@ def main(argv: list[str]) -> int:
     """Read the job, make this process non-dumpable, run every case."""
     job_path, result_fd = argv[1], int(argv[2])
     _non_dumpable()
+    if os.environ.get("TJ_SECCOMP") == "1":
+        # The docker backend cannot hand bwrap a filter: install the same one ourselves, while
+        # this is the only thread, so everything forked later inherits it.
+        from sandbox import seccomp
+
+        try:
+            seccomp.install(seccomp.sandbox_filter())
+        except OSError as exc:
+            print(f"refusing to run: seccomp filter not installed: {exc}", file=sys.stderr)
+            return 4
     if result_fd == 1:
         # In a container the attached stdout is the result channel: keep it to ourselves under
         # another number and send anything else printed to fd 1 (a library's warning) to stderr.

@@ -1,10 +1,11 @@
 """Red-team fixtures: small variants of multi-head-matmul (its real driver and reference, fewer
 cases and tight limits, so each hostile run stays fast on two slow cores), real Settings on a
-temporary data dir, the real process sandbox, and canaries planted in the grader's environment
-and in $HOME."""
+temporary data dir, each real backend in turn (the process sandbox, and the docker backend where a
+real engine runs), and canaries planted in the grader's environment and in $HOME."""
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import shutil
@@ -76,12 +77,29 @@ def _variant(root: Path, slug: str, timed: bool) -> Problem:
     return load_problem(path)
 
 
-def sandbox_ok() -> tuple[bool, str]:
-    """Whether the real process sandbox works on this host."""
+# The red team attacks every real backend this host has: the process sandbox always, and the
+# docker backend where an engine answers with the sandbox image (make test starts one as root).
+BACKENDS = ["process", "docker"]
+
+
+@functools.cache
+def sandbox_ok(kind: str) -> tuple[bool, str]:
+    """Whether that real sandbox works on this host."""
+    if kind == "docker":
+        from sandbox.backends.docker import DockerSandbox
+
+        return DockerSandbox(Settings(_env_file=None).sandbox_image).available()
     return ProcessSandbox().available()
 
 
-requires_sandbox = pytest.mark.skipif(not sandbox_ok()[0], reason="process sandbox unusable here")
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend_kind(request: pytest.FixtureRequest) -> str:
+    """Each backend in turn; skipped, saying why, where it is unusable."""
+    kind = str(request.param)
+    ok, why = sandbox_ok(kind)
+    if not ok:
+        pytest.skip(f"{kind} sandbox unusable here: {why}")
+    return kind
 
 
 @pytest.fixture(scope="session")
@@ -102,10 +120,11 @@ def mini_timed(problems_root: Path) -> Problem:
 
 
 @pytest.fixture(scope="session")
-def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def settings(tmp_path_factory: pytest.TempPathFactory, backend_kind: str) -> Settings:
     """Real settings on a temporary data dir (shared, so the reference cache is reused)."""
     data = tmp_path_factory.mktemp("redteam-data")
-    return Settings(data_dir=data, sandbox="process", env="test", secret_key="redteam-secret-" + "x" * 20)
+    return Settings(data_dir=data, sandbox=backend_kind, env="test",  # type: ignore[arg-type]
+                    secret_key="redteam-secret-" + "x" * 20)
 
 
 @pytest.fixture(scope="session")

@@ -13,16 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REPO, SUBMISSIONS, requires_sandbox
+from .conftest import REPO, SUBMISSIONS
 from .host import host_roots, stray_files, wait_no_leftovers
 
-pytestmark = [pytest.mark.sandbox, pytest.mark.slow, requires_sandbox]
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 CLI = [sys.executable, "-m", "cli.main"] if not (REPO / ".venv/bin/tensorjudge").exists() else [
     str(REPO / ".venv/bin/tensorjudge")]
 
 
-def _cli_grade(problem: str, source: Path, data_dir: Path, canary: str) -> tuple[dict, str, float]:
-    env = {**os.environ, "TENSORJUDGE_DATA_DIR": str(data_dir), "TENSORJUDGE_SANDBOX": "process",
+def _cli_grade(problem: str, source: Path, data_dir: Path, canary: str,
+               backend: str) -> tuple[dict, str, float]:
+    env = {**os.environ, "TENSORJUDGE_DATA_DIR": str(data_dir), "TENSORJUDGE_SANDBOX": backend,
            "TENSORJUDGE_CANARY": canary}
     start = time.monotonic()
     proc = subprocess.run([*CLI, "grade", problem, str(source), "--json"], cwd=REPO, env=env,
@@ -33,7 +34,7 @@ def _cli_grade(problem: str, source: Path, data_dir: Path, canary: str) -> tuple
 
 
 def test_snoop_finds_no_canary_no_host_files_no_loopback(
-    tmp_path: Path, canary: str, canary_file: Path
+    tmp_path: Path, canary: str, canary_file: Path, backend_kind: str
 ) -> None:
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
@@ -46,7 +47,8 @@ def test_snoop_finds_no_canary_no_host_files_no_loopback(
     sub.write_text(source)
     data_dir = tmp_path / "data"
     try:
-        report, everything, wall_s = _cli_grade("multi-head-matmul", sub, data_dir, canary)
+        report, everything, wall_s = _cli_grade("multi-head-matmul", sub, data_dir, canary,
+                                                   backend_kind)
         with pytest.raises(BlockingIOError):
             listener.accept()  # nobody connected
     finally:
@@ -63,10 +65,11 @@ def test_snoop_finds_no_canary_no_host_files_no_loopback(
     assert stray_files(*host_roots(data_dir)) == []
 
 
-def test_output_flood_keeps_the_json_small(tmp_path: Path, mini: object, canary: str) -> None:
+def test_output_flood_keeps_the_json_small(tmp_path: Path, mini: object, canary: str,
+                                           backend_kind: str) -> None:
     problem_dir = Path(mini.path)  # type: ignore[attr-defined]
     report, everything, wall_s = _cli_grade(str(problem_dir), SUBMISSIONS / "output_flood.py",
-                                            tmp_path / "data", canary)
+                                            tmp_path / "data", canary, backend_kind)
     assert report["verdict"] == "output_limit_exceeded"
     assert len(everything) < 1 << 20
     assert wall_s < 120
