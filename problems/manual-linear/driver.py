@@ -21,12 +21,15 @@ import math
 
 import torch
 
-try:  # the harness provides it inside the sandbox
-    from sandbox.harness import WrongAnswer
+try:  # the harness provides them inside the sandbox
+    from sandbox.harness import RuleViolation, WrongAnswer
 except ImportError:  # authoring without the judge core installed
 
     class WrongAnswer(Exception):
         """The submission returned something of the wrong structure."""
+
+    class RuleViolation(BaseException):  # type: ignore[no-redef]
+        """The submission used autograd."""
 
 
 _OPS = set("FBSD")
@@ -88,6 +91,12 @@ def _build(sub, inputs, case):
         raise WrongAnswer(f"ManualLinear(..., dtype={case.dtype}).W has dtype {w.dtype}")
     if w.device.type != torch.device(case.device).type:
         raise WrongAnswer(f"ManualLinear(..., device={case.device!r}).W is on {w.device.type}")
+    if w.requires_grad:
+        # Checked before W is replaced: a bare nn.Parameter(t) would otherwise go unnoticed.
+        raise RuleViolation(
+            f"autograd is forbidden in this problem: ManualLinear({d}, {e}).W requires grad "
+            "(a bare nn.Parameter(t) does; use a plain tensor or requires_grad=False)"
+        )
 
     w0 = inputs["W0"].clone()
     if isinstance(w, torch.nn.Parameter):

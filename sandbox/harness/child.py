@@ -141,7 +141,7 @@ def run_case(job: dict[str, Any], case: dict[str, Any], send: Callable[[bytes], 
             stack_ok = torch._C._len_torch_function_stack() == 1
         if tracer.violations:
             raise RuleViolation(tracer.violations[0])
-        if not stack_ok:
+        if not stack_ok or not tracer.intact():
             raise RuleViolation("the submission tampered with the judge's torch function tracing")
         tensors, devices = _plain_outputs(outputs)
         if job["mode"] == "reference":
@@ -223,6 +223,8 @@ def _timing_loop(
                 events[1].record()
             sync()
             t1 = clock()
+            if tracer.violations:  # a trap that records rather than raises
+                raise RuleViolation(tracer.violations[0])
             self_ns = int(events[0].elapsed_time(events[1]) * 1e6) if events is not None else t1 - t0
             send(protocol.encode_json({"type": "tock", "nonce": nonce.hex(), "self_ns": self_ns}))
 

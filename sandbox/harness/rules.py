@@ -61,11 +61,30 @@ def _any_requires_grad(values: Any) -> bool:
     return False
 
 
+class _EngineProxy:
+    """Stands in for the autograd engine: every backward pass (Tensor.backward,
+    torch.autograd.grad, torch.func transforms) goes through run_backward."""
+
+    def __init__(self, engine: Any, tracer: RuleTracer) -> None:
+        self._engine = engine
+        self._tracer = tracer
+
+    def run_backward(self, *args: Any, **kwargs: Any) -> Any:
+        self._tracer._violate("autograd is forbidden in this problem: a backward pass ran")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._engine, name)
+
+
 class RuleTracer(TorchFunctionMode):
     """Records forbidden calls and raises RuleViolation at the first one.
 
     The record survives even if the student's code swallows the exception, and the harness
-    checks afterwards that this mode is still installed.
+    checks afterwards that this mode is still installed. With autograd forbidden it also sets
+    traps that do not depend on torch-function dispatch (which `torch._C.DisableTorchFunction`,
+    however it is reached, switches off): a default saved-tensors hook, called whenever an
+    operation records a graph that saves a tensor for backward, and a proxy for the autograd
+    engine, called by every backward pass. `intact()` says whether all of them survived.
     """
 
     def __init__(self, forbidden_calls: list[str], forbid_autograd: bool) -> None:
@@ -73,6 +92,48 @@ class RuleTracer(TorchFunctionMode):
         self.forbidden = list(forbidden_calls)
         self.forbid_autograd = forbid_autograd
         self.violations: list[str] = []
+        self._engine: Any = None
+        self._proxy: _EngineProxy | None = None
+        self._tampered = False
+
+    def _pack(self, tensor: torch.Tensor) -> torch.Tensor:
+        if not self.violations:  # recorded, not raised: an exception inside autograd is messy
+            self.violations.append(
+                "autograd is forbidden in this problem: an operation recorded an autograd graph"
+            )
+        return tensor
+
+    @staticmethod
+    def _unpack(tensor: torch.Tensor) -> torch.Tensor:
+        return tensor
+
+    def __enter__(self) -> RuleTracer:
+        super().__enter__()  # type: ignore[no-untyped-call]
+        if self.forbid_autograd:
+            from torch.autograd.variable import Variable
+
+            torch._C._autograd._push_saved_tensors_default_hooks(self._pack, self._unpack)
+            self._engine = Variable._execution_engine
+            self._proxy = _EngineProxy(self._engine, self)
+            Variable._execution_engine = self._proxy  # type: ignore[assignment]
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.forbid_autograd:
+            from torch.autograd.variable import Variable
+
+            top = torch._C._autograd._top_saved_tensors_default_hooks(False)
+            engine: Any = Variable._execution_engine
+            if top is None or top[0] != self._pack or engine is not self._proxy:
+                self._tampered = True
+            if top is not None:
+                torch._C._autograd._pop_saved_tensors_default_hooks()
+            Variable._execution_engine = self._engine
+        super().__exit__(*exc)  # type: ignore[no-untyped-call]
+
+    def intact(self) -> bool:
+        """Whether the student left every trap as it was (checked on the way out)."""
+        return not self._tampered
 
     def _violate(self, message: str) -> None:
         self.violations.append(message)

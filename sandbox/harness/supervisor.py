@@ -157,7 +157,13 @@ class Supervisor:
                             raise protocol.ProtocolError("the child sent no output tensors")
                         blob = _checked_safetensors(tensors[1])
                         if case.get("timed"):
-                            report["timing"] = self.time_child(msg_r, go_w, wait)
+                            timing = self.time_child(msg_r, go_w, wait)
+                            if "rule_violation" in timing:  # broke a rule while being timed
+                                report["child"] = {**result, "status": "rule_violation",
+                                                   "message": timing["rule_violation"]}
+                                blob = None
+                            else:
+                                report["timing"] = timing
                 else:
                     report["protocol_error"] = "the child's first message was not a result"
         except (protocol.ProtocolError, ValueError, json.JSONDecodeError) as exc:
@@ -203,6 +209,8 @@ class Supervisor:
             if frame is None:
                 raise protocol.ProtocolError("the child stopped during timing")
             msg = json.loads(frame[1])
+            if msg.get("type") == "result" and msg.get("status") == "rule_violation":
+                return {"rule_violation": str(msg.get("message", ""))[:4000]}
             if msg.get("type") != "tock" or msg.get("nonce") != nonce.hex():
                 raise protocol.ProtocolError("timing reply out of sequence")
             if i >= warmup:

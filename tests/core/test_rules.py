@@ -82,3 +82,54 @@ def test_allowed_code_runs_and_names_are_stable() -> None:
     assert tracer.violations == [] and out.shape == (2, 4)
     assert qualified_name(torch.matmul) == "torch.matmul"
     assert qualified_name(torch.Tensor.backward) == "Tensor.backward"
+
+
+def _without_torch_function(fn):  # type: ignore[no-untyped-def]
+    """Run fn with torch-function dispatch switched off, the handle fetched indirectly (the
+    way a student hides it from the source scan)."""
+    disable = getattr(getattr(torch, "_" + "C"), "Disable" + "Torch" + "Function")
+    with disable():
+        return fn()
+
+
+def test_backward_with_torch_function_disabled_is_caught_by_the_engine_trap() -> None:
+    def sneaky() -> None:
+        def inner() -> None:
+            x = torch.nn.Parameter(torch.ones(3))
+            (x * 2).sum().backward()
+
+        _without_torch_function(inner)
+
+    violations = _run(sneaky)
+    assert any("backward pass" in v for v in violations), violations
+
+
+def test_graph_recording_with_torch_function_disabled_is_recorded() -> None:
+    tracer = RuleTracer([], True)
+    with tracer:
+        def inner() -> torch.Tensor:
+            w = torch.nn.Parameter(torch.ones(3, 3))
+            return torch.ones(2, 3) @ w  # saves its inputs for a backward pass
+
+        _without_torch_function(inner)
+    assert any("recorded an autograd graph" in v for v in tracer.violations), tracer.violations
+    assert tracer.intact()
+
+
+def test_traps_are_gone_after_the_block_and_tampering_is_noticed() -> None:
+    from torch.autograd.variable import Variable
+
+    engine = Variable._execution_engine
+    tracer = RuleTracer([], True)
+    with tracer:
+        torch._C._autograd._pop_saved_tensors_default_hooks()  # the student removes a trap
+    assert not tracer.intact()
+    assert Variable._execution_engine is engine
+    assert torch._C._autograd._top_saved_tensors_default_hooks(False) is None
+    # Nothing is set when autograd is allowed.
+    plain = RuleTracer([], False)
+    with plain:
+        assert Variable._execution_engine is engine
+        x = torch.nn.Parameter(torch.ones(2))
+        (x * 3).sum().backward()
+    assert plain.violations == [] and plain.intact()
