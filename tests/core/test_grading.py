@@ -80,6 +80,18 @@ def test_rule_violation_runtime_even_when_swallowed(vec_scale: Problem, grading_
     assert "torch.mul" in report.cases[0].message
 
 
+def test_rule_broken_only_while_being_timed(vec_scale: Problem, grading_settings: Settings) -> None:
+    """Honest on the checked call, forbidden from the second call on (only the timed loop makes
+    one): the timed case is a rule violation, not a protocol error or an accepted run."""
+    src = ("import torch\ncalls = 0\ndef scale(x, a):\n    global calls\n    calls += 1\n"
+           "    if calls == 1:\n        return x * a\n    return getattr(torch, 'm' + 'ul')(x, a)\n")
+    report = _grade(vec_scale, grading_settings, src)
+    by_name = {c.name: c for c in report.cases}
+    assert by_name["small"].verdict is Verdict.ACCEPTED
+    assert by_name["timed"].verdict is Verdict.RULE_VIOLATION, by_name["timed"].message
+    assert report.verdict is Verdict.RULE_VIOLATION  # (the timed case is hidden: no details)
+
+
 def test_multi_file_submission(vec_scale: Problem, grading_settings: Settings) -> None:
     files = {"solution.py": b"from helpers.ops import scale\n",
              "helpers/__init__.py": b"", "helpers/ops.py": b"def scale(x, a):\n    return x * a\n"}
