@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
 
 import typer
 
+from core import jsonsafe
 from core.errors import InfrastructureError, ProblemError, TensorJudgeError
 from core.grading import grade, validate
 from core.problem import resolve_problem
 from core.report import GradeReport
+from core.services.submissions import upload_limits
+from core.services.uploads import collect_local, normalize_upload
 from core.settings import get_settings
 
 problem_app = typer.Typer(help="Author and check problem packages.", no_args_is_help=True)
@@ -21,12 +23,6 @@ problem_app = typer.Typer(help="Author and check problem packages.", no_args_is_
 def _fail(message: str, code: int = 2) -> None:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
-
-
-def _json_default(o: object) -> object:
-    if isinstance(o, float) and not math.isfinite(o):
-        return str(o)
-    raise TypeError(type(o).__name__)
 
 
 def print_report(report: GradeReport, as_json: bool) -> None:
@@ -40,24 +36,26 @@ def print_report(report: GradeReport, as_json: bool) -> None:
         timing = f"  {c.timings.ratio:.2f}x ref" if c.timings else ""
         typer.echo(f"  {c.name:<28} {c.visibility:<7} {c.verdict.value:<22} "
                    f"{c.points:g}/{c.max_points:g}{timing}  {c.message if c.visibility == 'public' else ''}")
+    for symbol, where in report.graded.items():
+        typer.echo(f"  graded {symbol}: {where}")
+    for note in report.notes:
+        typer.echo(f"  note: {note}")
     if report.verdict.value == "compile_error":
         typer.echo(report.message)
 
 
 def grade_command(
     problem: str = typer.Argument(..., help="A slug under problems/ or a path to a package."),
-    files: list[Path] = typer.Argument(..., help="The submission: one file or several."),
+    files: list[Path] = typer.Argument(
+        ..., help="The submission: one file, several files (relative paths kept), a folder (your "
+                  "repository or its src/), or a zip/tar of one."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Grade a submission locally in the sandbox, with no server."""
     settings = get_settings()
     try:
         prob = resolve_problem(problem, settings.problems_dir)
-        contents = {}
-        for f in files:
-            if not f.is_file():
-                _fail(f"{f}: no such file")
-            contents[f.name] = f.read_bytes()
+        contents = normalize_upload(collect_local(files), upload_limits(settings))
         report = grade(prob, contents, settings=settings)
     except (ProblemError, TensorJudgeError) as exc:
         _fail(str(exc))
@@ -87,7 +85,7 @@ def validate_command(
         _fail(f"system_error: {exc}", 3)
         return
     if as_json:
-        typer.echo(json.dumps(report.model_dump(mode="json"), default=_json_default))
+        typer.echo(jsonsafe.dumps(report.model_dump(mode="json")))
     else:
         typer.echo(f"{report.problem} [{report.version}]: {'OK' if report.ok else 'FAILED'}")
         typer.echo(f"  reference: {report.reference_verdict}  timings(ms): {report.reference_timings_ms}")

@@ -23,8 +23,9 @@ from sqlalchemy.orm import Session
 from core.db.base import session_scope, utcnow
 from core.db.models import CaseResult, ProblemVersion, Submission, SubmissionStatus
 from core.errors import InfrastructureError, ProblemError
+from core.jsonsafe import json_safe
 from core.report import GradeReport
-from core.services.problems import json_safe, load_version
+from core.services.problems import load_version
 from core.settings import Settings
 from core.verdicts import MESSAGES, Verdict
 
