@@ -10,6 +10,9 @@ from typing import Annotated, Any
 import httpx
 import typer
 
+from core.errors import SubmissionError
+from core.services.uploads import collect_local, zip_files
+
 ServerOpt = Annotated[
     str, typer.Option("--server", "-s", envvar="TENSORJUDGE_SERVER", help="e.g. http://127.0.0.1:8000")
 ]
@@ -68,7 +71,8 @@ def _print_human(sub: dict[str, Any]) -> None:
 
 def submit_command(
     problem: Annotated[str, typer.Argument(help="the problem's slug")],
-    files: Annotated[list[Path], typer.Argument(help="one file, several files, or one zip/tar")],
+    files: Annotated[list[Path], typer.Argument(
+        help="one file, several files (relative paths kept), a folder (your repository or its src/), or one zip/tar")],
     server: ServerOpt,
     token: Annotated[str, typer.Option("--token", "-t", envvar="TENSORJUDGE_TOKEN", help="your API token")],
     wait: Annotated[bool, typer.Option("--wait", help="wait for the verdict")] = False,
@@ -76,11 +80,15 @@ def submit_command(
     timeout_s: Annotated[float, typer.Option("--timeout", help="seconds to wait for the verdict")] = 900.0,
 ) -> None:
     """Submit a solution to a server (and with --wait, print its verdict)."""
-    uploads = []
-    for f in files:
-        if not f.is_file():
-            _fail(f"{f}: no such file")
-        uploads.append(("files", (f.name, f.read_bytes())))
+    try:
+        collected = collect_local(files)
+    except SubmissionError as exc:
+        _fail(str(exc))
+        return
+    if any(f.is_dir() for f in files):
+        # A folder travels as one zip, so the server sees the tree as it stands.
+        collected = [("submission.zip", zip_files(collected))]
+    uploads = [("files", (name, data)) for name, data in collected]
     try:
         with _client(server, token) as client:
             sub = _check(client.post("/submissions", data={"problem": problem}, files=uploads))

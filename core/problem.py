@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from core.errors import ProblemError
+from core.params import validate_case_params
 
 DType = Literal["float32", "float64", "float16", "bfloat16"]
 REQUIRED_FILES = ("problem.toml", "statement.md", "starter.py", "reference.py", "driver.py")
@@ -96,6 +97,27 @@ class Case(_Strict):
         return v
 
 
+def apply_case_defaults(data: Any) -> Any:
+    """Merge problem.toml's `[case_defaults]` into each case: the case wins, params merge by key."""
+    if not isinstance(data, dict) or not isinstance(data.get("case_defaults"), dict):
+        return data
+    defaults = data["case_defaults"]
+    unknown = sorted(set(defaults) - (set(Case.model_fields) - {"name"}))
+    if unknown:
+        raise ValueError(f"case_defaults: {', '.join(unknown)} cannot be defaulted (not a case field)")
+    if not isinstance(data.get("cases"), list):
+        return data
+    cases = []
+    for case in data["cases"]:
+        if isinstance(case, dict):
+            merged = {**defaults, **case}
+            if isinstance(defaults.get("params"), dict) and isinstance(case.get("params", {}), dict):
+                merged["params"] = {**defaults["params"], **case.get("params", {})}
+            case = merged
+        cases.append(case)
+    return {**data, "cases": cases}
+
+
 class ProblemConfig(_Strict):
     """The whole of problem.toml."""
 
@@ -108,8 +130,14 @@ class ProblemConfig(_Strict):
     tolerance: dict[DType, Tolerance] = Field(default_factory=dict)
     rules: Rules = Field(default_factory=Rules)
     cases: list[Case] = Field(min_length=1)
+    case_defaults: dict[str, Any] = Field(default_factory=dict)  # merged into every case
     tags: list[str] = Field(default_factory=list)
     difficulty: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _case_defaults(cls, data: Any) -> Any:
+        return apply_case_defaults(data)
 
     @field_validator("slug")
     @classmethod
@@ -121,18 +149,36 @@ class ProblemConfig(_Strict):
     @field_validator("module")
     @classmethod
     def _module(cls, v: str) -> str:
-        if not v.isidentifier():
-            raise ValueError(f"{v!r} is not a valid Python module name")
+        if not all(part.isidentifier() for part in v.split(".")):
+            raise ValueError(f"{v!r} is not a valid (dotted) Python module path")
         return v
 
     @field_validator("entry_points")
     @classmethod
     def _entries(cls, v: list[str]) -> list[str]:
         for entry in v:
-            module, _, symbol = entry.partition(":")
-            if not (all(p.isidentifier() for p in module.split(".")) and symbol.isidentifier()):
-                raise ValueError(f"entry point {entry!r} is not of the form module:symbol")
+            for alt in entry.split("|"):
+                module, _, symbol = alt.strip().partition(":")
+                if not (all(p.isidentifier() for p in module.split(".")) and symbol.isidentifier()):
+                    raise ValueError(
+                        f"entry point {entry!r}: {alt.strip()!r} is not of the form module:symbol "
+                        "(alternatives are separated by '|')"
+                    )
         return v
+
+    @property
+    def entries(self) -> list[list[tuple[str, str]]]:
+        """Each entry point as its (module, symbol) alternatives, the canonical one first."""
+        return [
+            [(m.strip(), s.strip()) for m, _, s in (alt.partition(":") for alt in entry.split("|"))]
+            for entry in self.entry_points
+        ]
+
+    @property
+    def package_roots(self) -> list[str]:
+        """Top-level packages the entry points live in (e.g. `src` for `src.functional:f`)."""
+        roots = [m.split(".")[0] for alts in self.entries for m, _ in alts if "." in m]
+        return sorted(set(roots))
 
     @model_validator(mode="after")
     def _unique(self) -> ProblemConfig:
@@ -204,11 +250,17 @@ class Problem:
         return f"Problem({self.slug!r}, version={self.content_hash})"
 
 
-def _format_validation(path: Path, exc: ValidationError) -> str:
+def _format_validation(path: Path, exc: ValidationError, raw: dict[str, Any] | None = None) -> str:
+    cases = (raw or {}).get("cases")
     lines = []
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        lines.append(f"{path}: field {loc}: {err['msg']}")
+        where = ""
+        if err["loc"][:1] == ("cases",) and len(err["loc"]) > 1 and isinstance(cases, list):
+            index = err["loc"][1]
+            if isinstance(index, int) and index < len(cases) and isinstance(cases[index], dict):
+                where = f"case {cases[index].get('name', f'#{index + 1}')}: "
+        lines.append(f"{path}: {where}field {loc}: {err['msg']}")
     return "\n".join(lines)
 
 
@@ -228,7 +280,7 @@ def load_problem(path: Path | str) -> Problem:
     try:
         config = ProblemConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ProblemError(_format_validation(toml_path, exc)) from exc
+        raise ProblemError(_format_validation(toml_path, exc, raw)) from exc
     if config.slug != path.name and path.name not in ("package", "upload"):
         raise ProblemError(f"{toml_path}: field slug: {config.slug!r} differs from the folder name {path.name!r}")
     for name in ("driver.py", "reference.py", "starter.py"):
@@ -236,6 +288,7 @@ def load_problem(path: Path | str) -> Problem:
             compile((path / name).read_text(), str(path / name), "exec")
         except SyntaxError as exc:
             raise ProblemError(f"{path / name}: line {exc.lineno}: syntax error: {exc.msg}") from exc
+    validate_case_params(path, config.cases)  # against driver.py's Params, read, never run
     return Problem(path, config)
 
 

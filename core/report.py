@@ -45,6 +45,8 @@ class GradeReport(BaseModel):
     speed_ratio: float | None = None  # geometric mean of timed cases' ratios
     cases: list[CaseReport] = Field(default_factory=list)
     wall_s: float | None = None
+    graded: dict[str, str] = Field(default_factory=dict)  # entry symbol -> "src/functional.py:f"
+    notes: list[str] = Field(default_factory=list)  # how the submission's files were laid out and loaded
 
     @staticmethod
     def overall(verdicts: list[Verdict]) -> Verdict:

@@ -9,10 +9,9 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
-from core.errors import SubmissionError
 from core.problem import Case, Problem
 from core.settings import Settings
 from sandbox.backends.base import RunSpec
@@ -24,25 +23,6 @@ def effective_seed(problem: Problem, case: Case, secret: str) -> int:
         return case.seed
     digest = hmac.new(secret.encode(), f"{problem.slug}:{case.name}:{case.seed}".encode(), hashlib.sha256)
     return int.from_bytes(digest.digest()[:8], "big") & 0x7FFF_FFFF_FFFF
-
-
-def safe_relpath(name: str) -> PurePosixPath:
-    """A relative, normalised path inside the submission folder, or SubmissionError."""
-    p = PurePosixPath(name.replace("\\", "/"))
-    if p.is_absolute() or not p.parts or any(part in ("..", "", ".") for part in p.parts):
-        raise SubmissionError(f"unsafe file path in submission: {name!r}")
-    if any(part.startswith(".") for part in p.parts) or len(p.parts) > 8:
-        raise SubmissionError(f"unsupported file path in submission: {name!r}")
-    return p
-
-
-def install_files(problem: Problem, files: dict[str, bytes]) -> dict[str, bytes]:
-    """A single file becomes the problem's module; several keep their relative paths."""
-    if not files:
-        raise SubmissionError("the submission has no files")
-    if len(files) == 1:
-        return {f"{problem.config.module}.py": next(iter(files.values()))}
-    return {str(safe_relpath(name)): data for name, data in files.items()}
 
 
 def case_payload(problem: Problem, case: Case, device: str, seed: int) -> dict[str, Any]:
@@ -83,6 +63,7 @@ def make_job_dir(
     mode: str,
     inside_root: str | None,
     parent: Path | None = None,
+    single_module: str | None = None,
 ) -> Path:
     """Write a job directory; `inside_root` is where the backend shows it (None: real path)."""
     if parent is not None:
@@ -103,6 +84,8 @@ def make_job_dir(
         "driver": f"{root}/driver.py",
         "submission_dir": f"{root}/submission",
         "entry_points": cfg.entry_points,
+        # One uploaded file, installed as this module: every entry point is looked up in it.
+        "single_module": single_module,
         "cases": cases,
         "timing": {"warmup": cfg.timing.warmup, "repeats": cfg.timing.repeats},
         "rules": {

@@ -15,7 +15,8 @@ import safetensors.torch as st
 
 from core.compare import Check, compare_case
 from core.errors import InfrastructureError
-from core.grading.jobs import case_payload, effective_seed, install_files, make_job_dir, run_spec
+from core.grading.jobs import case_payload, effective_seed, make_job_dir, run_spec
+from core.grading.layout import Installed, install_files
 from core.grading.reference import ReferenceRun, reference_outputs, reference_timings
 from core.problem import Case, Problem
 from core.report import CaseReport, CaseTiming, GradeReport
@@ -59,7 +60,7 @@ def grade_detailed(problem: Problem, files: dict[str, bytes], *, settings: Setti
     start = time.monotonic()
     cfg = problem.config
     installed = install_files(problem, files)
-    finding = check_files(installed, cfg.rules)
+    finding = check_files(installed.files, cfg.rules)
     if finding is not None:
         verdict = Verdict.COMPILE_ERROR if finding.kind == "syntax" else Verdict.RULE_VIOLATION
         return Graded(_uniform(problem, verdict, finding.message, start))
@@ -76,9 +77,9 @@ def grade_detailed(problem: Problem, files: dict[str, bytes], *, settings: Setti
             done += 1
             progress(done, len(cases))
 
-    job_dir = make_job_dir(problem, installed, cases, mode="submission",
+    job_dir = make_job_dir(problem, installed.files, cases, mode="submission",
                            inside_root=backend.inside_job_dir(settings.data_dir),
-                           parent=settings.data_dir / "jobs")
+                           parent=settings.data_dir / "jobs", single_module=installed.single_module)
     try:
         result = backend.run(run_spec(problem, settings, job_dir, on_message))
     finally:
@@ -91,7 +92,7 @@ def grade_detailed(problem: Problem, files: dict[str, bytes], *, settings: Setti
     # submission's outputs were right (a wrong or crashed case has nothing to time).
     timed = [c for c in cases if c["timed"] and _timed_ok(result, c["name"])]
     reference.timings_ms = reference_timings(problem, timed, settings)
-    return _assemble(problem, cases, result, reference, settings, start)
+    return _assemble(problem, cases, result, reference, settings, start, installed)
 
 
 def _timed_ok(result: RunResult, name: str) -> bool:
@@ -206,7 +207,7 @@ def _outside_window_ms(result: RunResult, case_name: str) -> float | None:
 
 
 def _assemble(problem: Problem, cases: list[dict[str, Any]], result: RunResult,
-              reference: ReferenceRun, settings: Settings, start: float) -> Graded:
+              reference: ReferenceRun, settings: Settings, start: float, installed: Installed) -> Graded:
     by_case = {m.get("case"): m for m in result.messages if m.get("type") == "case_result"}
     shown = settings.stdout_shown_kb << 10
     reports: list[CaseReport] = []
@@ -242,5 +243,19 @@ def _assemble(problem: Problem, cases: list[dict[str, Any]], result: RunResult,
         score=sum(r.points for r in reports), max_score=problem.max_score,
         message=compile_msg or MESSAGES[overall], speed_ratio=round(speed, 4) if speed else None,
         cases=reports, wall_s=round(time.monotonic() - start, 3),
+        graded=_first_child(result, "graded", dict), notes=installed.notes + _first_child(result, "notes", list),
     )
     return Graded(report, ratios)
+
+
+def _first_child(result: RunResult, key: str, kind: type) -> Any:
+    """What the first case's loader said about the submission (the same for every case); only
+    the symbol -> file map and the student's own module names, never a path of ours."""
+    for msg in result.messages:
+        child = msg.get("child") if msg.get("type") == "case_result" else None
+        if isinstance(child, dict) and isinstance(child.get(key), kind):
+            value = child[key]
+            if kind is dict:
+                return {str(k): str(v)[:300] for k, v in list(value.items())[:20]}
+            return [str(v)[:1000] for v in value[:10]]
+    return kind()

@@ -15,6 +15,7 @@ import torch
 
 from core.errors import InfrastructureError
 from core.grading.jobs import make_job_dir, run_spec
+from core.grading.layout import install_single
 from core.problem import Problem
 from core.sandboxing import IsolatingBackend, get_backend
 from core.settings import Settings
@@ -52,7 +53,8 @@ def _run_reference(problem: Problem, cases: list[dict[str, Any]], settings: Sett
     """Expected outputs come from a plain separate process; timings from the submission's own
     backend with the submission's limits, so both sides are timed under the same conditions.
     Either way the reference runs in a job of its own and never shares one with student code."""
-    ref_files = {f"{problem.config.module}.py": (problem.path / "reference.py").read_bytes()}
+    module = problem.config.module
+    ref_files = install_single(module, (problem.path / "reference.py").read_bytes())
     backend: IsolatingBackend | TrustedRunner
     inside: str | None = None
     if like_submission:
@@ -61,7 +63,7 @@ def _run_reference(problem: Problem, cases: list[dict[str, Any]], settings: Sett
     else:
         backend = TrustedRunner()
     job_dir = make_job_dir(problem, ref_files, cases, mode="reference", inside_root=inside,
-                           parent=settings.data_dir / "jobs")
+                           parent=settings.data_dir / "jobs", single_module=module)
     try:
         spec = run_spec(problem, settings, job_dir)
         if not like_submission:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import re
 import stat
 import tarfile
@@ -14,7 +15,8 @@ from core.errors import SubmissionError
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
 _IGNORED_PREFIXES = ("__MACOSX/",)
-_IGNORED_SEGMENTS = {"__pycache__", ".DS_Store"}
+_IGNORED_SEGMENTS = {"__pycache__", "node_modules"}
+_MAX_ARCHIVE_ENTRIES = 20000  # raw entries read at most (a repository zip may carry .git)
 _ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")
 
 
@@ -37,7 +39,9 @@ def clean_path(name: str) -> str | None:
     parts = [p for p in PurePosixPath(raw).parts if p not in ("", ".")]
     if not parts:
         raise SubmissionError(f"empty file name: {name!r}")
-    if any(p in _IGNORED_SEGMENTS for p in parts) or parts[-1].endswith(".pyc"):
+    # Hidden files and folders (.git, .venv, .idea, .DS_Store) and caches are never part of a
+    # submission: a student's repository is accepted as it stands, without them.
+    if any(p in _IGNORED_SEGMENTS or p.startswith(".") for p in parts) or parts[-1].endswith(".pyc"):
         return None
     for part in parts:
         if part == "..":
@@ -77,10 +81,10 @@ def _read_zip(data: bytes, limits: UploadLimits) -> dict[str, bytes]:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             infos = zf.infolist()
-            if len(infos) > limits.max_files * 4:
-                raise SubmissionError(f"too many entries in the archive: at most {limits.max_files}")
+            if len(infos) > _MAX_ARCHIVE_ENTRIES:
+                raise SubmissionError(f"too many entries in the archive: at most {_MAX_ARCHIVE_ENTRIES}")
             for info in infos:
-                if info.is_dir():
+                if info.is_dir() or clean_path(info.filename) is None:
                     continue
                 ftype = stat.S_IFMT(info.external_attr >> 16)
                 if ftype and ftype != stat.S_IFREG:
@@ -108,9 +112,9 @@ def _read_tar(data: bytes, limits: UploadLimits) -> dict[str, bytes]:
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tf:
             for member in tf:
                 count += 1
-                if count > limits.max_files * 4:
-                    raise SubmissionError("too many entries in the archive")
-                if member.isdir():
+                if count > _MAX_ARCHIVE_ENTRIES:
+                    raise SubmissionError(f"too many entries in the archive: at most {_MAX_ARCHIVE_ENTRIES}")
+                if member.isdir() or clean_path(member.name) is None:
                     continue
                 if not member.isfile():
                     raise SubmissionError(f"{member.name}: links, devices and fifos are not allowed")
@@ -159,6 +163,47 @@ def normalize_upload(uploads: list[tuple[str, bytes]], limits: UploadLimits) -> 
             raise SubmissionError(f"{name}: not an allowed file")
         _add(out, path, data, limits)
     return out
+
+
+def collect_local(paths: list[Path], cwd: Path | None = None) -> list[tuple[str, bytes]]:
+    """Files named on a command line as (relative name, bytes) uploads.
+
+    A directory (a repository root or its `src/`) is read whole, hidden files and caches left
+    out; several files keep their paths relative to the current folder (or to their common
+    folder when they lie outside it), so `src/__init__.py` and `src/modeling/__init__.py` stay
+    apart; a single file or a single archive is passed on as it is.
+    """
+    cwd = (cwd or Path.cwd()).resolve()
+    out: list[tuple[str, bytes]] = []
+    for given in paths:
+        if given.is_dir():
+            base = given.resolve()
+            # One folder is read as the tree it holds; several keep their own names apart.
+            anchor_dir = base if len(paths) == 1 else base.parent
+            for f in sorted(base.rglob("*")):
+                rel = f.relative_to(anchor_dir).as_posix()
+                if f.is_file() and not f.is_symlink() and clean_path(rel) is not None:
+                    out.append((rel, f.read_bytes()))
+            continue
+        if not given.is_file():
+            raise SubmissionError(f"{given}: no such file or folder")
+    files = [p.resolve() for p in paths if not p.is_dir()]
+    if len(files) == 1 and not out:
+        return [(files[0].name, files[0].read_bytes())]
+    if files:
+        inside = all(f.is_relative_to(cwd) for f in files)
+        anchor = cwd if inside else Path(os.path.commonpath([str(f.parent) for f in files]))
+        out.extend((f.relative_to(anchor).as_posix(), f.read_bytes()) for f in files)
+    return out
+
+
+def zip_files(files: list[tuple[str, bytes]]) -> bytes:
+    """(name, bytes) pairs as an in-memory zip archive."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in files:
+            zf.writestr(name, data)
+    return buf.getvalue()
 
 
 def write_tree(files: dict[str, bytes], root: Path) -> None:

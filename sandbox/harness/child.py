@@ -4,13 +4,11 @@ outside (values are compared outside the sandbox; timings are taken by the super
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
 import os
 import resource
 import sys
 import time
-import traceback
 import types
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +18,7 @@ import torch
 
 from sandbox import protocol
 from sandbox.harness import CaseContext, RuleViolation, WrongAnswer
+from sandbox.harness.loader import CompileFailure, load_submission, student_traceback
 from sandbox.harness.rules import RuleTracer
 
 DTYPES = {
@@ -30,44 +29,6 @@ DTYPES = {
 }
 
 _OOM_MARKERS = ("can't allocate memory", "not enough memory", "out of memory", "CUDA out of memory")
-
-
-class CompileFailure(Exception):
-    """The submission could not be imported or lacks an entry point."""
-
-
-def student_traceback(exc: BaseException, submission_dir: str) -> str:
-    """The traceback with the judge's frames removed: only the student's files remain."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(submission_dir)]
-    lines = ["Traceback (most recent call last):\n"] if frames else []
-    for f in frames:
-        name = f.filename[len(submission_dir) :].lstrip("/")
-        lines.append(f'  File "{name}", line {f.lineno}, in {f.name}\n')
-        if f.line:
-            lines.append(f"    {f.line}\n")
-    lines.extend(traceback.format_exception_only(type(exc), exc))
-    return "".join(lines)[-4000:]
-
-
-def load_submission(submission_dir: str, entry_points: list[str]) -> types.SimpleNamespace:
-    """Import the submission's modules and resolve every module:symbol entry point."""
-    if submission_dir not in sys.path:
-        sys.path.insert(0, submission_dir)
-    ns = types.SimpleNamespace()
-    for entry in entry_points:
-        module_name, symbol = entry.split(":", 1)
-        try:
-            module = importlib.import_module(module_name)
-        except BaseException as exc:
-            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-                raise CompileFailure(f"importing {module_name} exited: {exc!r}") from exc
-            raise CompileFailure(
-                f"importing {module_name} failed:\n{student_traceback(exc, submission_dir)}"
-            ) from exc
-        if not hasattr(module, symbol):
-            raise CompileFailure(f"missing entry point: {module_name}.py defines no `{symbol}`")
-        setattr(ns, symbol, getattr(module, symbol))
-    return ns
 
 
 def load_driver(path: str) -> types.ModuleType:
@@ -121,7 +82,10 @@ def run_case(job: dict[str, Any], case: dict[str, Any], send: Callable[[bytes], 
         sync = torch.cuda.synchronize if case["device"] == "cuda" else (lambda: None)
         clock = time.perf_counter_ns
         driver = load_driver(job["driver"])
-        sub = load_submission(submission_dir, job["entry_points"])
+        loaded = load_submission(submission_dir, job["entry_points"], job.get("single_module"))
+        sub = loaded.namespace
+        result["graded"] = loaded.graded
+        result["notes"] = loaded.notes
         ctx = CaseContext(
             name=case["name"],
             params=dict(case["params"]),

@@ -1,0 +1,123 @@
+"""Where a submission's files go in the sandbox: one file installed as the problem's module, or a
+student's repository re-rooted so that the course's own import paths resolve.
+
+A course student submits the course's template repository as it stands: its root (with `src/`,
+tests, README, `.git`), the `src/` folder itself, a zip or tar of either (often with one extra
+top folder, as GitHub's "Download ZIP" makes), or several files with their relative paths.
+Whatever the shape, the files under the package the entry points name (`src` for
+`src.functional:matmul_with_importance`) end up at `src/...` and everything else is left out,
+with a note saying so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+from core.errors import SubmissionError
+from core.problem import Problem
+
+
+@dataclass
+class Installed:
+    """The submission's files as the sandbox sees them, and what the report says about them."""
+
+    files: dict[str, bytes]
+    single_module: str | None = None  # set when one file was installed as the problem's module
+    notes: list[str] = field(default_factory=list)
+
+
+def safe_relpath(name: str) -> PurePosixPath:
+    """A relative, normalised path inside the submission folder, or SubmissionError."""
+    p = PurePosixPath(name.replace("\\", "/"))
+    if p.is_absolute() or not p.parts or any(part in ("..", "", ".") for part in p.parts):
+        raise SubmissionError(f"unsafe file path in submission: {name!r}")
+    if any(part.startswith(".") for part in p.parts) or len(p.parts) > 8:
+        raise SubmissionError(f"unsupported file path in submission: {name!r}")
+    return p
+
+
+def module_file(module: str) -> str:
+    """`src.modeling.pos_emb` -> `src/modeling/pos_emb.py`."""
+    return module.replace(".", "/") + ".py"
+
+
+def install_single(module: str, data: bytes) -> dict[str, bytes]:
+    """One file as `module`, with an empty __init__.py for each parent package."""
+    parts = module.split(".")
+    files = {"/".join([*parts[:i], "__init__.py"]): b"" for i in range(1, len(parts))}
+    files[module_file(module)] = data
+    return files
+
+
+def _summary(paths: list[str], limit: int = 6) -> str:
+    shown = ", ".join(paths[:limit])
+    return shown + (f" and {len(paths) - limit} more" if len(paths) > limit else "")
+
+
+def _find_prefix(paths: list[str], root: str, modules: list[str]) -> tuple[str, bool] | None:
+    """(prefix, needs_root): where the package `root` sits among `paths`.
+
+    needs_root is True when the uploaded folder *is* the package (its `__init__.py`,
+    `functional.py`, `modeling/...` at the top): then `root/` is prepended.
+    """
+    owners: set[str] = set()
+    for p in paths:
+        parts = p.split("/")
+        if root in parts[:-1]:
+            i = parts.index(root)
+            owners.add("".join(f"{d}/" for d in parts[:i]))
+    if owners:
+        return min(owners, key=lambda pre: (pre.count("/"), pre)), False
+    rels = [module_file(m).split("/", 1)[1] for m in modules if "." in m] + ["__init__.py"]
+    candidates = sorted(
+        {p[: len(p) - len(rel)] for p in paths for rel in rels
+         if p == rel or p.endswith("/" + rel)},
+        key=lambda pre: (pre.count("/"), pre),
+    )
+    if candidates:
+        return candidates[0], True
+    return None
+
+
+def install_files(problem: Problem, files: dict[str, bytes]) -> Installed:
+    """A single file becomes the problem's module; several files or a tree keep the package
+    layout that the entry points name, re-rooted to it; anything else is left out, with a note."""
+    if not files:
+        raise SubmissionError("the submission has no files")
+    cfg = problem.config
+    if len(files) == 1:
+        return Installed(install_single(cfg.module, next(iter(files.values()))), single_module=cfg.module)
+    checked = {str(safe_relpath(name)): data for name, data in files.items()}
+    roots = cfg.package_roots
+    if len(roots) != 1:
+        # Not a package-layout problem: several files keep their relative paths.
+        return Installed(checked)
+    root = roots[0]
+    modules = [m for alts in cfg.entries for m, _ in alts]
+    py = sorted(p for p in checked if p.endswith(".py"))
+    found = _find_prefix(py, root, modules)
+    if found is None:
+        accepted = ", ".join(sorted({module_file(m) for m in modules}))
+        raise SubmissionError(
+            f"the submission has no `{root}/` package: this problem grades {accepted} "
+            f"(files received: {_summary(py or sorted(checked))})"
+        )
+    prefix, needs_root = found
+    kept: dict[str, bytes] = {}
+    left_out: list[str] = []
+    inside = prefix if needs_root else f"{prefix}{root}/"
+    for path in sorted(checked):
+        if path.startswith(inside) and path.endswith(".py"):
+            rel = path[len(inside):]
+            kept[f"{root}/{rel}"] = checked[path]
+        else:
+            left_out.append(path)
+    notes = []
+    if prefix or needs_root:
+        where = prefix + root if not needs_root else (prefix.rstrip("/") or "the top folder")
+        notes.append(f"graded the package `{root}/` found at `{where}`")
+    if left_out:
+        notes.append(f"left out {len(left_out)} file(s) that are not Python modules of `{root}/`: "
+                     f"{_summary(left_out)}")
+    return Installed(kept, notes=notes)

@@ -1,0 +1,186 @@
+"""Importing a submission inside the sandbox: the course's package layout, entry points with
+alternative module paths, and package `__init__` files that import more than the problem uses.
+
+A course student's repository is a package (`src/__init__.py`, `src/functional.py`,
+`src/modeling/__init__.py`, `src/modeling/pos_emb.py`, ...) with relative imports, and its
+`__init__` files import every sibling module, finished or not. Entry points are tried the way
+the course imports them (the package's own `__init__` runs); only when that fails is the
+module that defines the symbol loaded on its own, with its parent packages stubbed so that no
+`__init__` runs, and the report says so. A failure in the graded module itself stays a
+compile error with the student's traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.machinery
+import importlib.util
+import os
+import sys
+import traceback
+import types
+from dataclasses import dataclass, field
+
+Entry = list[tuple[str, str]]  # the (module, symbol) alternatives of one entry point
+
+
+class CompileFailure(Exception):
+    """The submission could not be imported or lacks an entry point."""
+
+
+@dataclass
+class LoadedSubmission:
+    """What the driver gets, plus what the report says about it."""
+
+    namespace: types.SimpleNamespace
+    graded: dict[str, str] = field(default_factory=dict)  # symbol -> "src/functional.py:f"
+    notes: list[str] = field(default_factory=list)
+
+
+def student_traceback(exc: BaseException, submission_dir: str) -> str:
+    """The traceback with the judge's frames removed: only the student's files remain."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(submission_dir)]
+    lines = ["Traceback (most recent call last):\n"] if frames else []
+    for f in frames:
+        name = f.filename[len(submission_dir) :].lstrip("/")
+        lines.append(f'  File "{name}", line {f.lineno}, in {f.name}\n')
+        if f.line:
+            lines.append(f"    {f.line}\n")
+    lines.extend(traceback.format_exception_only(type(exc), exc))
+    return "".join(lines)[-4000:]
+
+
+def parse_entries(raw: list[str] | list[list[list[str]]]) -> list[Entry]:
+    """Entry points from the job: `"mod:sym|mod2:sym"` strings or lists of [module, symbol]."""
+    out: list[Entry] = []
+    for item in raw:
+        if isinstance(item, str):
+            alts = [alt.strip().partition(":") for alt in item.split("|")]
+            out.append([(m, s) for m, _, s in alts])
+        else:
+            out.append([(str(m), str(s)) for m, s in item])
+    return out
+
+
+def _module_file(submission_dir: str, module: str) -> str | None:
+    """The file that defines `module` in the submission, relative to it, if any."""
+    base = os.path.join(submission_dir, *module.split("."))
+    for candidate in (base + ".py", os.path.join(base, "__init__.py")):
+        if os.path.isfile(candidate):
+            return os.path.relpath(candidate, submission_dir)
+    return None
+
+
+def _forget(root: str) -> None:
+    for name in list(sys.modules):
+        if name == root or name.startswith(root + "."):
+            del sys.modules[name]
+
+
+def _stub_parents(submission_dir: str, module: str) -> None:
+    """Put empty packages for every parent of `module` in sys.modules, so no __init__ runs."""
+    parts = module.split(".")
+    parent: types.ModuleType | None = None
+    for depth in range(1, len(parts)):
+        name = ".".join(parts[:depth])
+        path = os.path.join(submission_dir, *parts[:depth])
+        spec = importlib.machinery.ModuleSpec(name, None, is_package=True)
+        spec.submodule_search_locations = [path]
+        stub = importlib.util.module_from_spec(spec)
+        stub.__path__ = [path]
+        sys.modules[name] = stub
+        if parent is not None:
+            setattr(parent, parts[depth - 1], stub)
+        parent = stub
+
+
+def _import(module: str, submission_dir: str) -> types.ModuleType:
+    try:
+        return importlib.import_module(module)
+    except BaseException as exc:
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            raise CompileFailure(f"importing {module} exited: {exc!r}") from exc
+        raise CompileFailure(f"importing {module} failed:\n{student_traceback(exc, submission_dir)}") from exc
+
+
+def _load_single(submission_dir: str, module: str, entries: list[Entry]) -> LoadedSubmission:
+    """One uploaded file, installed as `module`: every entry's symbol is looked up there."""
+    mod = _import(module, submission_dir)
+    where = _module_file(submission_dir, module) or module
+    loaded = LoadedSubmission(types.SimpleNamespace())
+    for alts in entries:
+        symbol = alts[0][1]
+        names = [s for _, s in alts if hasattr(mod, s)]
+        if not names:
+            raise CompileFailure(f"missing entry point: the submitted file defines no `{symbol}`")
+        setattr(loaded.namespace, symbol, getattr(mod, names[0]))
+        loaded.graded[symbol] = f"{where}:{names[0]}"
+    return loaded
+
+
+def _resolve(submission_dir: str, alts: Entry, loaded: LoadedSubmission) -> object:
+    """One entry point: its alternatives as the course imports them, then the defining module
+    on its own when only the package __init__ files stand in the way."""
+    failures: list[str] = []
+    for module, symbol in alts:
+        if _module_file(submission_dir, module) is None:
+            continue
+        try:
+            mod = _import(module, submission_dir)
+        except CompileFailure as exc:
+            failures.append(str(exc))
+            continue
+        if hasattr(mod, symbol):
+            loaded.graded[alts[0][1]] = f"{_module_file(submission_dir, module)}:{symbol}"
+            return getattr(mod, symbol)
+        failures.append(f"{_module_file(submission_dir, module)} defines no `{symbol}`")
+    for module, symbol in alts:
+        rel = _module_file(submission_dir, module)
+        if rel is None or "." not in module or rel.endswith("__init__.py") or not failures:
+            continue
+        _forget(module.split(".")[0])
+        _stub_parents(submission_dir, module)
+        try:
+            mod = _import(module, submission_dir)
+        except CompileFailure as exc:
+            raise CompileFailure(str(exc)) from exc
+        finally:
+            _forget(module.split(".")[0])
+        if hasattr(mod, symbol):
+            loaded.graded[alts[0][1]] = f"{rel}:{symbol}"
+            loaded.notes.append(
+                f"{rel} was graded on its own: its package's __init__ files could not be imported "
+                f"({failures[0].splitlines()[-1].strip()})"
+            )
+            return getattr(mod, symbol)
+    if failures:
+        raise CompileFailure(failures[0])
+    accepted = ", ".join(f"{m.replace('.', '/')}.py" for m, _ in alts)
+    raise CompileFailure(
+        f"missing entry point: `{alts[0][1]}` was looked for in {accepted} and none of them is in "
+        f"the submission (files found: {_listing(submission_dir)})"
+    )
+
+
+def _listing(submission_dir: str, limit: int = 12) -> str:
+    found: list[str] = []
+    for dirpath, _dirs, files in os.walk(submission_dir):
+        for f in sorted(files):
+            if f.endswith(".py"):
+                found.append(os.path.relpath(os.path.join(dirpath, f), submission_dir))
+    shown = ", ".join(sorted(found)[:limit])
+    return shown + (f" and {len(found) - limit} more" if len(found) > limit else "") if found else "none"
+
+
+def load_submission(submission_dir: str, entry_points: list[str] | list[list[list[str]]],
+                    single_module: str | None = None) -> LoadedSubmission:
+    """Import the submission and resolve every entry point (CompileFailure with a clear message)."""
+    if submission_dir not in sys.path:
+        sys.path.insert(0, submission_dir)
+    entries = parse_entries(entry_points)
+    if single_module:
+        return _load_single(submission_dir, single_module, entries)
+    loaded = LoadedSubmission(types.SimpleNamespace())
+    for alts in entries:
+        setattr(loaded.namespace, alts[0][1], _resolve(submission_dir, alts, loaded))
+    return loaded
