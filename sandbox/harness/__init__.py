@@ -1,4 +1,8 @@
-"""The harness that runs inside the sandbox. Drivers import WrongAnswer from here."""
+"""The harness that runs inside the sandbox.
+
+Drivers import these names through the authoring kit (`from sandbox import kit`), which
+re-exports them; they stay defined here because the harness catches them.
+"""
 
 from __future__ import annotations
 

@@ -101,3 +101,106 @@ def test_resolve_by_slug_or_path() -> None:
     assert resolve_problem("multi-head-matmul", REPO_ROOT / "problems").slug == "multi-head-matmul"
     with pytest.raises(ProblemError, match="no problem"):
         resolve_problem("no-such-problem", REPO_ROOT / "problems")
+
+
+def test_case_defaults_apply_to_every_case_and_the_case_wins(tmp_path: Path) -> None:
+    pkg = _copy(tmp_path)
+    toml = pkg / "problem.toml"
+    text = toml.read_text().replace(
+        "[[cases]]", '[case_defaults]\ndevice = "cpu"\npoints = 2\nparams = { alpha = 9.0 }\n\n[[cases]]', 1
+    )
+    toml.write_text(text.replace("params = { n = 5, alpha = 2.0 }", "params = { n = 5 }"))
+    cases = load_problem(pkg).config.cases
+    assert {c.device for c in cases} == {"cpu"} and {c.points for c in cases} == {2}
+    assert cases[0].params == {"n": 5, "alpha": 9.0}  # merged by key
+    assert cases[1].params == {"n": 7, "alpha": -0.5}  # the case's own value wins
+
+
+def test_case_defaults_reject_unknown_keys_and_errors_name_the_case(tmp_path: Path) -> None:
+    pkg = _copy(tmp_path)
+    toml = pkg / "problem.toml"
+    original = toml.read_text()
+    toml.write_text(original.replace("[[cases]]", '[case_defaults]\ndevcie = "cpu"\n\n[[cases]]', 1))
+    with pytest.raises(ProblemError, match="case_defaults: devcie cannot be defaulted"):
+        load_problem(pkg)
+    toml.write_text(original.replace("[[cases]]", '[case_defaults]\ndtype = "float8"\n\n[[cases]]', 1))
+    with pytest.raises(ProblemError, match=r"case timed: field cases\.2\.dtype"):
+        load_problem(pkg)
+
+
+def test_one_line_case_form(tmp_path: Path) -> None:
+    pkg = _copy(tmp_path)
+    toml = pkg / "problem.toml"
+    head = toml.read_text().split("[[cases]]")[0]
+    # an array of inline tables: top-level keys come before the first [table] header in TOML
+    one_line = ('cases = [\n  { name = "a", visibility = "public", seed = 1, params = { n = 3, alpha = 1.0 } },\n'
+                '  { name = "b", seed = 2, params = { n = 4, alpha = 2.0 } },\n]\n')
+    toml.write_text(head.replace("[limits]", one_line + "\n[limits]"))
+    cases = load_problem(pkg).config.cases
+    assert [(c.name, c.visibility, c.device) for c in cases] == [("a", "public", "any"), ("b", "hidden", "any")]
+
+
+PARAMS_DRIVER = '''
+from dataclasses import dataclass
+from typing import Literal
+
+@dataclass(frozen=True)
+class Params:
+    n: int
+    alpha: float = 1.0
+    mode: Literal["fast", "slow"] = "fast"
+    pairs: tuple[tuple[int, int], ...] = ()
+    top_k: int | None = None
+'''
+
+
+def _with_params_driver(tmp_path: Path) -> Path:
+    pkg = _copy(tmp_path)
+    driver = pkg / "driver.py"
+    driver.write_text(PARAMS_DRIVER + driver.read_text())
+    return pkg
+
+
+def test_declared_params_accept_valid_cases(tmp_path: Path) -> None:
+    pkg = _with_params_driver(tmp_path)
+    toml = pkg / "problem.toml"
+    toml.write_text(toml.read_text().replace("n = 5, alpha = 2.0", 'n = 5, alpha = 2, pairs = [[1, 2]], mode = "slow"'))
+    assert load_problem(pkg).config.cases[0].params["pairs"] == [[1, 2]]  # params kept as authored
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ("n = 5, alpha = 2.0, alhpa = 1.0", r"case small: params\.alhpa: unknown parameter"),
+        ('n = "5", alpha = 2.0', r"case small: params\.n: Input should be a valid integer"),
+        ("n = 5.0, alpha = 2.0", r"case small: params\.n: Input should be a valid integer"),
+        ('n = 5, mode = "medium"', r"case small: params\.mode: Input should be 'fast' or 'slow'"),
+        ("n = 5, pairs = [[1, 2, 3]]", r"case small: params\.pairs\.0"),
+        ("alpha = 2.0", r"case small: params\.n: Field required"),
+    ],
+)
+def test_declared_params_errors_name_file_case_and_field(tmp_path: Path, params: str, expected: str) -> None:
+    pkg = _with_params_driver(tmp_path)
+    toml = pkg / "problem.toml"
+    toml.write_text(toml.read_text().replace("n = 5, alpha = 2.0", params))
+    with pytest.raises(ProblemError, match=expected) as err:
+        load_problem(pkg)
+    assert "problem.toml" in str(err.value)
+
+
+def test_params_declaration_is_read_not_run(tmp_path: Path) -> None:
+    pkg = _copy(tmp_path)
+    marker = tmp_path / "ran"
+    (pkg / "driver.py").write_text(
+        f"open({str(marker)!r}, 'w').close()\n" + PARAMS_DRIVER.replace("top_k: int | None = None", "x: object")
+    )
+    with pytest.raises(ProblemError, match=r"driver\.py: line \d+: Params\.x: unsupported annotation 'object'"):
+        load_problem(pkg)
+    assert not marker.exists()
+
+
+def test_driver_without_params_is_not_checked(tmp_path: Path) -> None:
+    pkg = _copy(tmp_path)
+    toml = pkg / "problem.toml"
+    toml.write_text(toml.read_text().replace("n = 5, alpha = 2.0", "n = 5, alpha = 2.0, anything = true"))
+    assert load_problem(pkg).config.cases[0].params["anything"] is True
