@@ -208,9 +208,11 @@ def requires_grad(t: torch.Tensor, grad: float | None = None) -> torch.Tensor:
 
 
 def _kind(value: object) -> str:
+    name = type(value).__name__
+    article = "an" if name[:1].lower() in "aeiou" else "a"
     if isinstance(value, (tuple, list)):
-        return f"a {type(value).__name__} of length {len(value)}"
-    return "None" if value is None else f"a {type(value).__name__}"
+        return f"{article} {name} of length {len(value)}"
+    return "None" if value is None else f"{article} {name}"
 
 
 def tensor(value: object, what: str, *, shape: Sequence[int] | None = None,

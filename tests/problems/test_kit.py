@@ -1,0 +1,118 @@
+"""The authoring kit: seeded generation, structure checks, snapshots, call-twice, typed params."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+import torch
+
+import sandbox.harness
+from sandbox import kit
+
+
+def test_verdict_exceptions_are_the_harness_own() -> None:
+    assert kit.WrongAnswer is sandbox.harness.WrongAnswer
+    assert kit.RuleViolation is sandbox.harness.RuleViolation
+
+
+def test_draws_are_seeded_on_the_cpu_then_placed() -> None:
+    case = kit.make_case(dtype="float32")
+    a = kit.rng(case, 7).randn(3, 4, scale=0.5)
+    gen = torch.Generator().manual_seed(7)
+    expected = (torch.randn((3, 4), generator=gen, dtype=torch.float64) * 0.5).to(torch.float32)
+    assert a.dtype == torch.float32 and torch.equal(a, expected)
+    # another dtype sees the same values, rounded once
+    b = kit.rng(kit.make_case(dtype="bfloat16"), 7).randn(3, 4, scale=0.5)
+    assert torch.equal(b, expected.double().to(torch.bfloat16))
+    assert not torch.equal(a, kit.rng(case, 8).randn(3, 4, scale=0.5))
+
+
+def test_rand_range_integer_and_keeping_a_draw_on_the_cpu() -> None:
+    r = kit.rng(kit.make_case(dtype="float64"), 1)
+    u = r.rand(1000, low=-1.0, high=1.0)
+    assert u.dtype == torch.float64 and -1 <= float(u.min()) and float(u.max()) < 1 and float(u.min()) < -0.9
+    raw = r.randn(5, draw=torch.float32, place=False)
+    assert raw.dtype == torch.float32
+    assert r.place(raw, torch.float16).dtype == torch.float16
+    assert 0 <= r.integer(0, 3) < 3
+    assert sorted(r.randperm(6).tolist()) == list(range(6))
+    assert r.randint(0, 4, 2, 2).dtype == torch.int64
+
+
+def test_structure_checks_raise_wrong_answer() -> None:
+    t = torch.zeros(2, 3)
+    assert kit.tensor(t, "out", shape=(2, 3), dtype=torch.float32, device="cpu") is t
+    with pytest.raises(kit.WrongAnswer, match=r"out must be a torch\.Tensor, got a list of length 2"):
+        kit.tensor([1, 2], "out")
+    with pytest.raises(kit.WrongAnswer, match=r"out has shape \[2, 3\], expected \[3, 2\]"):
+        kit.tensor(t, "out", shape=(3, 2))
+    with pytest.raises(kit.WrongAnswer, match="dtype"):
+        kit.tensor(t, "out", dtype=torch.float64)
+    with pytest.raises(kit.WrongAnswer, match="tuple of 3 values, got a tuple of length 2"):
+        kit.sequence((1, 2), 3, "f(...)")
+    assert kit.sequence([1, 2, 3], 3, "f(...)") == (1, 2, 3)
+    with pytest.raises(kit.WrongAnswer, match="must be None, got a Tensor"):
+        kit.none(t, "grad_input")
+    with pytest.raises(kit.WrongAnswer, match="must be a Module, got an int"):
+        kit.instance(3, torch.nn.Module, "Layer(...)")
+    with pytest.raises(kit.WrongAnswer, match="has no attribute 'W'"):
+        kit.attr(object(), "W", "layer")
+
+
+def test_snap_is_private() -> None:
+    t = torch.ones(2, 2).t()
+    s = kit.snap(t)
+    t.add_(1)
+    assert torch.equal(s, torch.ones(2, 2)) and s.is_contiguous()
+
+
+def test_call_twice_exposes_state_kept_between_calls() -> None:
+    acc = torch.zeros(2)
+
+    def leaky() -> torch.Tensor:
+        acc.add_(1)  # returns the same buffer, changed by the next call
+        return acc
+
+    out = kit.call_twice(leaky)
+    assert out["output"].tolist() == [1, 1] and out["output_second_call"].tolist() == [2, 2]
+    both = kit.call_twice(lambda: (torch.ones(1), None), lambda r, which: {"y": kit.tensor(r[0], which)})
+    assert set(both) == {"y", "y_second_call"}
+    with pytest.raises(kit.WrongAnswer, match=r"the second call's result must be a torch\.Tensor"):
+        results = iter([torch.ones(1), None])
+        kit.call_twice(lambda: next(results))
+
+
+def test_timed_rebuilds_nothing() -> None:
+    calls: list[int] = []
+
+    def one_call(sub: object, inputs: dict[str, int], case: kit.CaseContext) -> int:
+        calls.append(inputs["x"])
+        return inputs["x"]
+
+    thunk = kit.timed(one_call)(None, {"x": 3}, kit.make_case())
+    assert calls == [] and thunk() == 3 and calls == [3]
+
+
+@dataclass(frozen=True)
+class Params:
+    n: int
+    alpha: float = 1.0
+    calls: tuple[tuple[int, int], ...] = ()
+    top_k: int | None = None
+
+
+def test_params_builds_the_dataclass_with_toml_values() -> None:
+    p = kit.params(Params, kit.make_case(params={"n": 2, "alpha": 3, "calls": [[1, 2]], "top_k": 4}))
+    assert p == Params(n=2, alpha=3.0, calls=((1, 2),), top_k=4) and isinstance(p.alpha, float)
+    with pytest.raises(ValueError, match="unknown params alhpa"):
+        kit.params(Params, kit.make_case(params={"n": 2, "alhpa": 1.0}))
+    with pytest.raises(ValueError, match="case local"):
+        kit.params(Params, kit.make_case(params={}))
+
+
+def test_requires_grad_and_ints() -> None:
+    t = kit.requires_grad(torch.zeros(2), grad=7.0)
+    assert t.requires_grad and t.grad is not None and t.grad.tolist() == [7.0, 7.0]
+    i = kit.ints([1, 2], kit.make_case())
+    assert i.dtype == torch.int64 and i.tolist() == [1, 2]
