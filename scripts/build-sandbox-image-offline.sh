@@ -15,13 +15,16 @@ IMAGE="${TENSORJUDGE_SANDBOX_IMAGE:-tensorjudge-sandbox:latest}"
 ROOTFS="${TJ_ROOTFS:-/var/lib/tensorjudge/sandbox-rootfs}"
 MIRROR="${TJ_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 TORCH="${TJ_SANDBOX_TORCH:-torch==2.13.0}"
+# The image is rebuilt when the course environment's package list changes.
+REQS="$(sha256sum sandbox/requirements-course.txt | cut -c1-12)"
 
-if [ "${1:-}" != "--force" ] && docker image inspect "$IMAGE" >/dev/null 2>&1; then
+if [ "${1:-}" != "--force" ] &&
+   [ "$(docker image inspect "$IMAGE" --format '{{index .Config.Labels "tj.course-reqs"}}' 2>/dev/null)" = "$REQS" ]; then
   echo "sandbox image $IMAGE already present (--force rebuilds it)"
   exit 0
 fi
 
-if [ ! -x "$ROOTFS/opt/venv/bin/python" ]; then
+if [ ! -x "$ROOTFS/opt/venv/bin/python" ] || [ "$(cat "$ROOTFS/.tj-course-reqs" 2>/dev/null)" != "$REQS" ]; then
   rm -rf "$ROOTFS"
   mkdir -p "$ROOTFS"
   echo "debootstrap bookworm into $ROOTFS"
@@ -70,7 +73,11 @@ EOF
   chroot "$ROOTFS" /usr/bin/python3 -m venv /opt/venv
   chroot "$ROOTFS" /opt/venv/bin/pip install -q --no-cache-dir "$TORCH" numpy "safetensors>=0.4" 2>&1 |
     grep -v "is ignored" || true
-  chroot "$ROOTFS" /opt/venv/bin/python -c "import torch, safetensors, numpy"
+  cp sandbox/requirements-course.txt "$ROOTFS/tmp/requirements-course.txt"
+  chroot "$ROOTFS" /opt/venv/bin/pip install -q --no-cache-dir -r /tmp/requirements-course.txt 2>&1 |
+    grep -v "is ignored" || true
+  chroot "$ROOTFS" /opt/venv/bin/python -c "import torch, safetensors, numpy, einops, transformers, tqdm"
+  echo "$REQS" > "$ROOTFS/.tj-course-reqs"
   cleanup
   trap - EXIT
 fi
@@ -92,5 +99,6 @@ tar -C "$ROOTFS" --exclude=./proc/* --exclude=./var/cache/apt/* -c . |
     --change 'ENV PYTHONDONTWRITEBYTECODE=1' \
     --change 'USER 65534:65534' \
     --change 'WORKDIR /tmp' \
+    --change "LABEL tj.course-reqs=$REQS" \
     - "$IMAGE" >/dev/null
 docker image inspect "$IMAGE" --format '{{.Id}} {{.Size}}'
