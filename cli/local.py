@@ -99,3 +99,21 @@ def validate_command(
             typer.echo(f"  error: {e}")
     if not report.ok:
         sys.exit(1)
+
+
+@problem_app.command("new")
+def new_command(
+    slug: str = typer.Argument(..., help="The new problem's slug (lowercase letters, digits, '-')."),
+    directory: Path | None = typer.Option(None, "--dir", help="Create it here (default: problems/)."),
+) -> None:
+    """Scaffold a problem package that validates as it stands (edit it from there)."""
+    from core.scaffold import scaffold
+
+    parent = directory if directory is not None else get_settings().problems_dir
+    try:
+        root = scaffold(slug, parent)
+    except (ProblemError, OSError) as exc:
+        _fail(str(exc))
+        return
+    typer.echo(f"created {root}")
+    typer.echo(f"next: tensorjudge problem validate {root}")
