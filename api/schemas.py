@@ -148,6 +148,8 @@ class SubmissionPublic(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     files: list[str]
+    graded: dict[str, str] = {}  # entry point -> "src/functional.py:matmul_with_importance"
+    notes: list[str] = []  # how the submission's files were laid out and loaded
     cases: list[CasePublic]
 
 

@@ -50,6 +50,8 @@ def report_of(sub: dict[str, Any]) -> dict[str, Any]:
         "max_score": sub["max_score"],
         "speed_ratio": sub.get("speed_ratio"),
         "message": sub.get("message", ""),
+        "graded": sub.get("graded", {}),
+        "notes": sub.get("notes", []),
         "cases": sub["cases"],
     }
 
@@ -65,6 +67,10 @@ def _print_human(sub: dict[str, Any]) -> None:
             f"  {c['name']:<28} {c['visibility']:<7} {c['verdict']:<22} "
             f"{c['points']:g}/{c['max_points']:g}{ratio}  {c.get('message') or ''}"
         )
+    for symbol, where in (sub.get("graded") or {}).items():
+        typer.echo(f"  graded {symbol}: {where}")
+    for note in sub.get("notes") or []:
+        typer.echo(f"  note: {note}")
     if sub.get("message"):
         typer.echo(sub["message"])
 

@@ -48,6 +48,8 @@ def to_public(submission: Submission) -> SubmissionPublic:
         started_at=submission.started_at,
         finished_at=submission.finished_at,
         files=[f.path for f in submission.files],
+        graded=dict((submission.loading or {}).get("graded") or {}),
+        notes=list((submission.loading or {}).get("notes") or []),
         cases=[CasePublic(**service.case_view(c)) for c in submission.cases],
     )
 

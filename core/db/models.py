@@ -145,6 +145,8 @@ class Submission(Base):
     max_score: Mapped[float | None] = mapped_column(Float)
     speed_ratio: Mapped[float | None] = mapped_column(Float)
     wall_s: Mapped[float | None] = mapped_column(Float)
+    # How the files were laid out and loaded: {"graded": {symbol: "file:symbol"}, "notes": [...]}
+    loading: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # job: bumped by every (re)judge request, carried by the task message; a message whose
     # job is stale is dropped. claim: set by the worker that owns the current attempt; only
     # that worker may write progress and the final result.

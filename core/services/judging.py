@@ -105,6 +105,7 @@ def finish(session: Session, owner: Claim, report: GradeReport) -> bool:
             max_score=report.max_score,
             speed_ratio=report.speed_ratio if _finite(report.speed_ratio) else None,
             wall_s=report.wall_s,
+            loading={"graded": report.graded, "notes": report.notes},
             progress_done=len(report.cases),
             progress_total=len(report.cases),
             finished_at=now,

@@ -91,7 +91,8 @@ def test_cli_grades_a_zip_and_a_folder(grading_settings: Settings, tmp_path: Pat
 def test_course_environment_packages_load_in_the_sandbox(
         pkg: Problem, grading_settings: Settings, tmp_path: Path) -> None:
     # The course's template modules import these at module level (its requirements.txt).
-    header = "import einops  # noqa: F401\nimport tqdm  # noqa: F401\nfrom transformers import PretrainedConfig  # noqa: F401\n"
+    header = ("import einops  # noqa: F401\nimport tqdm  # noqa: F401\n"
+              "from transformers import PretrainedConfig  # noqa: F401\n")
     repo = course_repo(tmp_path / "repo", extra={
         "src/modeling/__init__.py": header + "from .layer import Scaler\n",
     })
