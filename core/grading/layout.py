@@ -55,12 +55,35 @@ def _summary(paths: list[str], limit: int = 6) -> str:
     return shown + (f" and {len(paths) - limit} more" if len(paths) > limit else "")
 
 
-def _find_prefix(paths: list[str], root: str, modules: list[str]) -> tuple[str, bool] | None:
-    """(prefix, needs_root): where the package `root` sits among `paths`.
+def _defines(files: dict[str, bytes], path: str, symbol: str) -> bool:
+    text = files.get(path, b"")
+    return f"def {symbol}".encode() in text or f"class {symbol}".encode() in text
+
+
+def _best_owner(owners: set[str], files: dict[str, bytes], root: str, cfg_entries: list[list[tuple[str, str]]]
+                ) -> str:
+    """Of several `src/` packages (a repository holding every assignment's folder), the one
+    that defines the most entry points at their module paths, then the shallowest."""
+    def score(prefix: str) -> tuple[int, int, int, str]:
+        found = defined = 0
+        for alts in cfg_entries:
+            paths = [prefix + module_file(m) for m, _ in alts]
+            found += any(p in files for p in paths)
+            defined += any(_defines(files, p, s) for p, (_, s) in zip(paths, alts, strict=True))
+        return (-defined, -found, prefix.count("/"), prefix)
+    return min(owners, key=score)
+
+
+def _find_prefix(files: dict[str, bytes], root: str, cfg_entries: list[list[tuple[str, str]]]
+                 ) -> tuple[str, bool, list[str]] | None:
+    """(prefix, needs_root, others): where the package `root` sits among the files.
 
     needs_root is True when the uploaded folder *is* the package (its `__init__.py`,
-    `functional.py`, `modeling/...` at the top): then `root/` is prepended.
+    `functional.py`, `modeling/...` at the top): then `root/` is prepended. `others` are the
+    prefixes of further `root/` packages that were not chosen.
     """
+    paths = [p for p in files if p.endswith(".py")]
+    modules = [m for alts in cfg_entries for m, _ in alts]
     owners: set[str] = set()
     for p in paths:
         parts = p.split("/")
@@ -68,7 +91,8 @@ def _find_prefix(paths: list[str], root: str, modules: list[str]) -> tuple[str, 
             i = parts.index(root)
             owners.add("".join(f"{d}/" for d in parts[:i]))
     if owners:
-        return min(owners, key=lambda pre: (pre.count("/"), pre)), False
+        best = _best_owner(owners, files, root, cfg_entries)
+        return best, False, sorted(o for o in owners if o != best)
     rels = [module_file(m).split("/", 1)[1] for m in modules if "." in m] + ["__init__.py"]
     candidates = sorted(
         {p[: len(p) - len(rel)] for p in paths for rel in rels
@@ -76,7 +100,7 @@ def _find_prefix(paths: list[str], root: str, modules: list[str]) -> tuple[str, 
         key=lambda pre: (pre.count("/"), pre),
     )
     if candidates:
-        return candidates[0], True
+        return candidates[0], True, []
     return None
 
 
@@ -96,14 +120,14 @@ def install_files(problem: Problem, files: dict[str, bytes]) -> Installed:
     root = roots[0]
     modules = [m for alts in cfg.entries for m, _ in alts]
     py = sorted(p for p in checked if p.endswith(".py"))
-    found = _find_prefix(py, root, modules)
+    found = _find_prefix(checked, root, cfg.entries)
     if found is None:
         accepted = ", ".join(sorted({module_file(m) for m in modules}))
         raise SubmissionError(
             f"the submission has no `{root}/` package: this problem grades {accepted} "
             f"(files received: {_summary(py or sorted(checked))})"
         )
-    prefix, needs_root = found
+    prefix, needs_root, others = found
     kept: dict[str, bytes] = {}
     left_out: list[str] = []
     inside = prefix if needs_root else f"{prefix}{root}/"
@@ -117,6 +141,8 @@ def install_files(problem: Problem, files: dict[str, bytes]) -> Installed:
     if prefix or needs_root:
         where = prefix + root if not needs_root else (prefix.rstrip("/") or "the top folder")
         notes.append(f"graded the package `{root}/` found at `{where}`")
+    if others:
+        notes.append(f"other `{root}/` packages were not graded: {_summary([o + root for o in others])}")
     if left_out:
         notes.append(f"left out {len(left_out)} file(s) that are not Python modules of `{root}/`: "
                      f"{_summary(left_out)}")

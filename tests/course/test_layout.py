@@ -71,3 +71,17 @@ def test_hidden_and_cache_files_are_skipped_not_refused(tmp_path: Path) -> None:
     files = normalize_upload([("r.zip", zip_tree(repo))], LIMITS)
     assert "src/functional.py" in files and not any(p.startswith(".") for p in files)
     assert set(tree_files(repo)) - set(files) >= {".git/HEAD", ".venv/lib/x.py", ".DS_Store"}
+
+
+def test_a_repository_of_every_assignment_grades_the_one_that_defines_the_entry_points(
+        pkg: Problem, tmp_path: Path) -> None:
+    # A0 has only the function; A1 has both the function and the module.
+    files = {
+        "assignment/A0/src/__init__.py": b"", "assignment/A0/src/functional.py": b"def scale(x, a): ...\n",
+        "assignment/A1/src/__init__.py": b"", "assignment/A1/src/functional.py": b"def scale(x, a): ...\n",
+        "assignment/A1/src/modeling/__init__.py": b"",
+        "assignment/A1/src/modeling/layer.py": b"class Scaler: ...\n",
+    }
+    installed = install_files(pkg, files)
+    assert installed.files["src/modeling/layer.py"] == b"class Scaler: ...\n"
+    assert any("assignment/A0/src" in n and "not graded" in n for n in installed.notes)
