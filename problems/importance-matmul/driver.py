@@ -7,11 +7,12 @@ Case params (problem.toml):
     top_k             omitted means None
     grads             true: pass grad_output [t, nh, e] and expect both gradients back
     force_eq          true (default): one token per sequence gets a probability exactly top_p
-    requires_grad     true: input and weight arrive with requires_grad=True and a .grad
-                      already filled with 7.0, both of which must survive the call
-    call              "keyword" (default), "positional_grad" (grad_output positional),
-                      "positional" (every argument positional) or "defaults" (only
-                      input, weight, probs; the case must then use the defaults)
+    call              "keyword" (default): every argument by keyword, as the course's grader
+                      calls it; "defaults": only input=, weight=, probs= (the case must then
+                      use the default settings)
+
+Inputs never require grad (the course guarantees that), so they arrive with
+requires_grad=False and no .grad, and requires_grad must still be False afterwards.
 
 run() calls the submission up to three times with the same tensors: in cases with gradients
 first without grad_output (its output must have t rows, else WrongAnswer, since a wrong
@@ -33,7 +34,7 @@ except ImportError:  # the judge core is not importable (authoring outside the j
         """The submission returned something of the wrong structure."""
 
 
-_CALLS = ("keyword", "positional_grad", "positional", "defaults")
+_CALLS = ("keyword", "defaults")
 
 
 def _settings(case):
@@ -49,8 +50,9 @@ def _settings(case):
         raise ValueError(f"case {case.name}: call='defaults' needs the default settings")
     if p["h"] % nh != 0:
         raise ValueError(f"case {case.name}: h={p['h']} not divisible by num_heads={nh}")
-    if top_k is not None and int(top_k) < 1:
-        raise ValueError(f"case {case.name}: top_k must be >= 1")
+    if top_k is not None and not 1 <= int(top_k) <= p["s"]:
+        # The course's domain: top_k in [1, seq_len] (its reference raises above seq_len).
+        raise ValueError(f"case {case.name}: top_k must be in [1, s={p['s']}]")
     if not 0.0 <= top_p <= 1.0 or (top_p * 256) != int(top_p * 256):
         raise ValueError(f"case {case.name}: top_p must be a multiple of 1/256 in [0, 1]")
     return nh, top_p, (None if top_k is None else int(top_k)), grads, call
@@ -107,11 +109,6 @@ def generate_inputs(case, seed: int) -> dict:
     if grads:
         keep = kept_mask(probs, top_p, top_k)
         inputs["grad_output"] = g_full[keep].to(device=dev, dtype=dt).contiguous()
-    if p.get("requires_grad", False):
-        for name in ("input", "weight"):
-            t = inputs[name]
-            t.requires_grad_(True)
-            t.grad = torch.full_like(t, 7.0).detach()
     return inputs
 
 
@@ -120,12 +117,10 @@ def _call(sub, inputs: dict, case, with_grads: bool = True):
     f = sub.matmul_with_importance
     x, w, pr = inputs["input"], inputs["weight"], inputs["probs"]
     g = inputs.get("grad_output") if with_grads else None
+    # By keyword, as the course's grader calls it: a parameter renamed by the student fails here
+    # as it does there.
     if call == "defaults":
-        return f(x, w, pr)
-    if call == "positional":
-        return f(x, w, pr, g, nh, top_p, top_k)
-    if call == "positional_grad":
-        return f(x, w, pr, g, num_heads=nh, top_p=top_p, top_k=top_k)
+        return f(input=x, weight=w, probs=pr)
     return f(input=x, weight=w, probs=pr, grad_output=g, num_heads=nh, top_p=top_p, top_k=top_k)
 
 
@@ -188,7 +183,20 @@ def run(sub, inputs: dict, case) -> dict:
     second = _unpack(_call(sub, inputs, case), with_grads, "second")
     res.update(first)
     res.update({f"{k}_second_call": v for k, v in second.items()})
+    _drop_leftover_grads(inputs)
     return res
+
+
+def _drop_leftover_grads(inputs: dict) -> None:
+    """Forget a .grad left on a caller's tensor that does not require grad.
+
+    The course checks requires_grad after the calls, and an accumulated .grad shows up in the
+    second call's result, but a stale .grad on a tensor that no longer requires grad is not
+    checked there; so it is not here either (the requires_grad check stays).
+    """
+    for t in inputs.values():
+        if isinstance(t, torch.Tensor) and not t.requires_grad and t.grad is not None:
+            t.grad = None
 
 
 def timed(sub, inputs: dict, case):

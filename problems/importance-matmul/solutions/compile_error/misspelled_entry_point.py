@@ -1,4 +1,4 @@
-"""Compile error: the entry point is misspelled, so solution:matmul_with_importance is missing."""
+"""Compile error: the entry point is misspelled, so src.functional:matmul_with_importance is missing."""
 from typing import Optional, Tuple
 
 import torch

@@ -1,6 +1,6 @@
-"""Wrong answer: switches on requires_grad of the caller's own input and weight and
-backpropagates into them; the caller's tensors come back changed (mutation), and a .grad
-the caller already had is added to the result."""
+"""Wrong answer: switches on requires_grad of the caller's own input and weight and never
+switches it off again; the caller's tensors come back requiring grad (a mutation the course
+checks as well)."""
 from typing import Optional, Tuple
 
 import torch

@@ -1,6 +1,8 @@
-"""Wrong answer: uses autograd on the caller's tensors and then "cleans up" by setting
-requires_grad back to False and dropping .grad; right whenever the caller's tensors did not
-require grad, a mutation when they did (requires_grad flipped, the caller's .grad lost)."""
+"""Accepted: autograd on the caller's tensors that clears their .grad *before* each backward
+and restores requires_grad afterwards, but leaves the last .grad behind. The course checks
+requires_grad and accumulation across calls, not a stale .grad on a tensor that no longer
+requires grad, so neither does this problem."""
+
 from typing import Optional, Tuple
 
 import torch
@@ -23,17 +25,14 @@ def matmul_with_importance(
         mask &= probs >= probs.topk(top_k, dim=-1).values[:, -1:]
     if grad_output is None:
         with torch.no_grad():
-            out = torch.einsum("tnd,nde->tne", input[mask].view(-1, num_heads, d),
-                               weight.view(num_heads, d, e))
-        input.requires_grad_(False)
-        weight.requires_grad_(False)
-        return out, None, None
+            x = input[mask].view(-1, num_heads, d)
+            return torch.einsum("tnd,nde->tne", x, weight.view(num_heads, d, e)), None, None
     input.grad = None
     weight.grad = None
     input.requires_grad_(True)
     weight.requires_grad_(True)
     out = torch.einsum("tnd,nde->tne", input[mask].view(-1, num_heads, d), weight.view(num_heads, d, e))
-    gi, gw = torch.autograd.grad(out, (input, weight), grad_output)
+    out.backward(grad_output)
     input.requires_grad_(False)
     weight.requires_grad_(False)
-    return out.detach(), gi, gw
+    return out.detach(), input.grad.clone(), weight.grad.clone()
