@@ -60,7 +60,8 @@ def grade_detailed(problem: Problem, files: dict[str, bytes], *, settings: Setti
     start = time.monotonic()
     cfg = problem.config
     installed = install_files(problem, files)
-    finding = check_files(installed.files, cfg.rules)
+    finding = check_files(installed.files, cfg.rules, [e for alts in cfg.entries for e in alts],
+                          installed.single_module)
     if finding is not None:
         verdict = Verdict.COMPILE_ERROR if finding.kind == "syntax" else Verdict.RULE_VIOLATION
         return Graded(_uniform(problem, verdict, finding.message, start))
