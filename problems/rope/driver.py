@@ -75,9 +75,10 @@ def _check_output(out, what: str) -> torch.Tensor:
 
 def _build_module(sub, case):
     p = case.params
+    # Every argument by keyword, as the course's transformer builds it.
     module = sub.NTKAwareRoPE(
-        p["dim"],
-        p["max_seq_len"],
+        dim=p["dim"],
+        max_seq_len=p["max_seq_len"],
         base=p.get("base", 10000),
         ratio=p.get("ratio", 1),
         dynamic=p.get("dynamic", False),
@@ -116,9 +117,15 @@ def _module_state(module, case) -> dict:
 def run(sub, inputs: dict, case) -> dict:
     p = case.params
     if p["kind"] == "apply":
-        x = inputs["input"]
-        out = sub.apply_rotary_pos_emb(x, inputs["cos"], inputs["sin"])
-        return {"out": _check_output(out, "apply_rotary_pos_emb")}
+        x, cos = inputs["input"], inputs["cos"]
+        out = sub.apply_rotary_pos_emb(input=x, cos=cos, sin=inputs["sin"])
+        out = _check_output(out, "apply_rotary_pos_emb")
+        if cos.dtype != x.dtype and out.dtype == torch.promote_types(x.dtype, cos.dtype):
+            # float32 tables with a half-precision input: the course's reference returns the
+            # promoted dtype (it never casts back) and the course never tests this pairing on
+            # its own, so the promoted result is accepted too, rounded to the input's dtype.
+            out = out.to(x.dtype)
+        return {"out": out}
     module = _build_module(sub, case)
     results = {}
     for k, (_seq_len, offset) in enumerate(p["calls"]):
@@ -135,7 +142,7 @@ def timed(sub, inputs: dict, case):
     if p["kind"] == "apply":
         x, cos, sin = inputs["input"], inputs["cos"], inputs["sin"]
         f = sub.apply_rotary_pos_emb
-        return lambda: f(x, cos, sin)
+        return lambda: f(input=x, cos=cos, sin=sin)
     # The module is built once, outside the timed region; the first call is what is timed.
     # With dynamic = false and a call past the table, every call rebuilds its tables.
     module = _build_module(sub, case)
