@@ -1,8 +1,10 @@
-"""Dependencies shared by the routers: settings, a DB session, the caller, the dispatcher."""
+"""Dependencies shared by the API routers and the pages: settings, a DB session, the caller
+(one token lookup and one set of role checks for both), the dispatcher."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
@@ -51,21 +53,43 @@ def get_dispatcher(request: Request) -> Dispatcher:
 DispatcherDep = Annotated[Dispatcher, Depends(get_dispatcher)]
 
 
-def get_optional_user(
+@dataclass(frozen=True)
+class Caller:
+    """Who sent a request: the token it carried (a bearer header, else the pages' cookie) and
+    the user that token belongs to (None when there is no token or it matches nobody)."""
+
+    user: User | None
+    token: str | None
+    from_cookie: bool
+
+
+def get_caller(
     request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> User | None:
-    """The caller from a bearer token (or the pages' cookie), None when anonymous."""
-    token = credentials.credentials if credentials else request.cookies.get(TOKEN_COOKIE)
-    if not token:
-        return None
-    user = user_service.user_for_token(session, token)
-    if user is None:
-        raise AuthError("invalid or revoked token")
-    if session.dirty:
+) -> Caller:
+    """Resolve the caller once per request, for the API and the pages alike. The token and
+    where it came from are kept on request.state for the pages' CSRF check."""
+    if credentials:
+        token, from_cookie = credentials.credentials, False
+    else:
+        token, from_cookie = request.cookies.get(TOKEN_COOKIE) or None, True
+    user = user_service.user_for_token(session, token) if token else None
+    if user is not None and session.dirty:
         session.commit()  # last_used_at
-    return user
+    request.state.token, request.state.token_from_cookie = token, from_cookie
+    return Caller(user, token, from_cookie)
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+def get_optional_user(caller: CallerDep) -> User | None:
+    """The API's caller, None when anonymous; a token that matches nobody is refused (the
+    pages instead treat a stale cookie as anonymous, see api.pages.common)."""
+    if caller.token and caller.user is None:
+        raise AuthError("invalid or revoked token")
+    return caller.user
 
 
 OptionalUser = Annotated[User | None, Depends(get_optional_user)]
@@ -80,12 +104,26 @@ def get_current_user(user: OptionalUser) -> User:
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
+STAFF_ROLES = (Role.INSTRUCTOR, Role.ADMIN)
+
+
+def ensure_staff(user: User) -> User:
+    """`user` if an instructor or an admin (the API and the pages check with this)."""
+    if user.role not in STAFF_ROLES:
+        raise ForbiddenError("instructors and admins only")
+    return user
+
+
+def ensure_admin(user: User) -> User:
+    """`user` if an admin (the API and the pages check with this)."""
+    if user.role is not Role.ADMIN:
+        raise ForbiddenError("admins only")
+    return user
+
 
 def get_staff_user(user: CurrentUser) -> User:
     """An instructor or an admin."""
-    if user.role not in (Role.INSTRUCTOR, Role.ADMIN):
-        raise ForbiddenError("instructors and admins only")
-    return user
+    return ensure_staff(user)
 
 
 StaffUser = Annotated[User, Depends(get_staff_user)]
@@ -93,9 +131,7 @@ StaffUser = Annotated[User, Depends(get_staff_user)]
 
 def get_admin_user(user: CurrentUser) -> User:
     """An admin."""
-    if user.role is not Role.ADMIN:
-        raise ForbiddenError("admins only")
-    return user
+    return ensure_admin(user)
 
 
 AdminUser = Annotated[User, Depends(get_admin_user)]

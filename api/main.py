@@ -13,16 +13,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.dispatch import CeleryDispatcher, Dispatcher
+from api.errors import describe_validation, headers_for, status_for
 from api.routes import admin_problems, auth, health, leaderboard, problems, submissions, users
-from core.errors import ProblemError, SubmissionError, TensorJudgeError
-from core.services.errors import (
-    AuthError,
-    ConflictError,
-    ForbiddenError,
-    NotFoundError,
-    ServiceUnavailableError,
-    TooManyAttemptsError,
-)
+from core.errors import TensorJudgeError
 from core.services.users import LoginThrottle
 from core.settings import Settings, get_settings
 
@@ -30,44 +23,15 @@ log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
 
-_STATUS: list[tuple[type[TensorJudgeError], int]] = [
-    (AuthError, 401),
-    (ForbiddenError, 403),
-    (NotFoundError, 404),
-    (ConflictError, 409),
-    (SubmissionError, 422),
-    (ProblemError, 422),
-    (ServiceUnavailableError, 503),
-    (TooManyAttemptsError, 429),
-]
-
-
-def _status_for(exc: TensorJudgeError) -> int:
-    for cls, code in _STATUS:
-        if isinstance(exc, cls):
-            return code
-    return 400
-
-
-def _describe_validation(exc: RequestValidationError) -> str:
-    parts = []
-    for err in exc.errors()[:5]:
-        loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body",)) or "request"
-        parts.append(f"{loc}: {err.get('msg', 'invalid')}")
-    return "invalid request: " + "; ".join(parts)
-
 
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(TensorJudgeError)
     async def _user_error(_: Request, exc: TensorJudgeError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthError) else None
-        if isinstance(exc, TooManyAttemptsError):
-            headers = {"Retry-After": str(exc.retry_after_s)}
-        return JSONResponse({"detail": str(exc)}, status_code=_status_for(exc), headers=headers)
+        return JSONResponse({"detail": str(exc)}, status_code=status_for(exc), headers=headers_for(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"detail": _describe_validation(exc)}, status_code=422)
+        return JSONResponse({"detail": "invalid request: " + describe_validation(exc)}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

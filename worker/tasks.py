@@ -1,4 +1,5 @@
-"""The grading task: ids in, one verdict out, however often the message is delivered."""
+"""The tasks: grading (ids in, one verdict out, however often the message is delivered) and
+package validation."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from core.db.base import session_scope
 from core.errors import InfrastructureError
-from core.services import judging, problems
-from core.services.broker import GRADE_TASK, VALIDATE_TASK
+from core.services import judging, packages
+from core.services.broker import GRADE_TASK, VALIDATE_TASK, task_time_limits_s
 from core.settings import get_settings
 from worker.celery_app import app
 
@@ -44,11 +45,23 @@ def grade_submission(self: Task, submission_id: int, job: int) -> str:
         raise self.retry(exc=exc, countdown=countdown) from exc
 
 
+# Validation grades the reference and every known solution, each bounded like one grading
+# task: give it the limits of that many tasks (a package rarely ships more solutions).
+_VALIDATION_TASKS = 12
+_soft_s, _hard_s = task_time_limits_s(_settings)
+
+
 @app.task(  # type: ignore[untyped-decorator]
-    name=VALIDATE_TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True
+    name=VALIDATE_TASK,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    soft_time_limit=_VALIDATION_TASKS * _soft_s,
+    time_limit=_VALIDATION_TASKS * _soft_s + (_hard_s - _soft_s),
 )
 def validate_version(version_id: int) -> bool:
-    """Validate an uploaded problem version (idempotent: the report is simply rewritten)."""
+    """Validate a staged problem version; every upload and browser edit comes here, from the
+    API and from the pages alike. Idempotent: a redelivery rewrites the same report."""
     settings = get_settings()
     with session_scope(settings.effective_database_url) as session:
-        return bool(problems.validate_version(session, settings, version_id).get("ok", False))
+        return bool(packages.run_validation(session, settings, version_id).get("ok", False))

@@ -13,11 +13,10 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
-from api.deps import TOKEN_COOKIE, SessionDep
+from api.deps import CallerDep, ensure_admin, ensure_staff
 from api.pages import render
 from core.db.models import Role, User
-from core.services import users as user_service
-from core.services.errors import ForbiddenError
+from core.services.errors import AuthError, ForbiddenError
 from core.settings import Settings
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -45,30 +44,16 @@ class Viewer:
     role: Role
 
 
-class LoginRequired(Exception):
-    """Raised by pages that need a signed-in user; browsers are sent to /login."""
+class LoginRequired(AuthError):
+    """Raised by pages that need a signed-in user: a 401 in the shared status table, and
+    browsers asking for a page are sent to /login instead."""
 
 
-def _token_from(request: Request) -> tuple[str | None, bool]:
-    """(token, came from the cookie)."""
-    header = request.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        return header[7:].strip(), False
-    return request.cookies.get(TOKEN_COOKIE), True
-
-
-def get_page_user(request: Request, session: SessionDep) -> User | None:
-    """The viewer from a bearer token or the session cookie; a stale cookie means anonymous."""
-    token, from_cookie = _token_from(request)
-    request.state.token, request.state.token_from_cookie = token, from_cookie
-    if not token:
-        return None
-    user = user_service.user_for_token(session, token)
-    if user is not None:
-        session.commit()  # last_used_at
-    if user is not None:
-        request.state.viewer = Viewer(user.id, user.name, user.role)
-    return user
+def get_page_user(request: Request, caller: CallerDep) -> User | None:
+    """The viewer (the caller the API sees too); a stale cookie means anonymous here."""
+    if caller.user is not None:
+        request.state.viewer = Viewer(caller.user.id, caller.user.name, caller.user.role)
+    return caller.user
 
 
 PageUser = Annotated[User | None, Depends(get_page_user)]
@@ -77,7 +62,7 @@ PageUser = Annotated[User | None, Depends(get_page_user)]
 def require_user(user: PageUser) -> User:
     """A signed-in viewer (anonymous browsers are redirected to sign in)."""
     if user is None:
-        raise LoginRequired()
+        raise LoginRequired("Sign in to see this page.")
     return user
 
 
@@ -86,9 +71,7 @@ SignedIn = Annotated[User, Depends(require_user)]
 
 def require_staff(user: SignedIn) -> User:
     """An instructor or an admin."""
-    if user.role not in (Role.INSTRUCTOR, Role.ADMIN):
-        raise ForbiddenError("This page is for instructors.")
-    return user
+    return ensure_staff(user)
 
 
 Staff = Annotated[User, Depends(require_staff)]
@@ -96,9 +79,7 @@ Staff = Annotated[User, Depends(require_staff)]
 
 def require_admin(user: SignedIn) -> User:
     """An admin."""
-    if user.role is not Role.ADMIN:
-        raise ForbiddenError("This page is for admins.")
-    return user
+    return ensure_admin(user)
 
 
 Admin = Annotated[User, Depends(require_admin)]

@@ -1,4 +1,5 @@
-"""HTML error pages for browsers; the JSON API under /api keeps its JSON errors."""
+"""HTML error pages for browsers; the JSON API under /api keeps its JSON errors. Statuses and
+headers come from the table both share (api.errors)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.errors import describe_validation, headers_for, status_for
 from api.pages.common import LoginRequired, page
-from core.errors import ProblemError, SubmissionError, TensorJudgeError
-from core.services.errors import AuthError, ConflictError, ForbiddenError, NotFoundError
+from core.errors import TensorJudgeError
 
 log = logging.getLogger(__name__)
 
@@ -27,26 +28,20 @@ TITLES = {
     405: "Method not allowed",
     409: "Conflict",
     422: "Cannot process this",
+    429: "Too many attempts",
     500: "Something went wrong",
+    503: "Temporarily unavailable",
 }
-
-_STATUS: list[tuple[type[TensorJudgeError], int]] = [
-    (AuthError, 401),
-    (ForbiddenError, 403),
-    (NotFoundError, 404),
-    (ConflictError, 409),
-    (SubmissionError, 422),
-    (ProblemError, 422),
-]
 
 
 def _is_api(request: Request) -> bool:
     return request.url.path.startswith(("/api/", "/docs", "/static/"))
 
 
-def error_page(request: Request, status: int, message: str) -> Response:
-    """The HTML page for an error status."""
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+def error_page(request: Request, status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    """The HTML page for an error status (with the headers the status table adds)."""
+    if status == 401:
+        headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
     response = page(
         request,
         "error.html",
@@ -82,16 +77,12 @@ def install(app: FastAPI) -> None:
         app.add_exception_handler(cls, handler)
 
     def user_error(request: Request, exc: Exception) -> Response:
-        status = next((code for cls, code in _STATUS if isinstance(exc, cls)), 400)
-        return error_page(request, status, str(exc))
+        assert isinstance(exc, TensorJudgeError)
+        return error_page(request, status_for(exc), str(exc), headers_for(exc))
 
     def validation(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        fields = "; ".join(
-            f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body')}: {e.get('msg', 'invalid')}"
-            for e in exc.errors()[:5]
-        )
-        return error_page(request, 422, f"The form or address is not valid ({fields}).")
+        return error_page(request, 422, f"The form or address is not valid ({describe_validation(exc)}).")
 
     def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)

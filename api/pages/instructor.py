@@ -5,27 +5,20 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-import anyio
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
+from api import packages as package_flow
 from api.deps import DispatcherDep, SessionDep, SettingsDep
 from api.pages.common import SignedIn, Staff, check_csrf, page, redirect
 from api.routes.submissions import enqueue_all
 from core.db.models import ProblemVersion, Submission, SubmissionStatus
-from core.errors import ProblemError
+from core.services import leaderboard, packages, web_queries
 from core.services import problems as problem_service
 from core.services import submissions as submission_service
-from core.services import web_packages, web_queries
-from core.services.errors import NotFoundError
-from core.services.problems import PACKAGE_LIMITS
 from core.verdicts import Verdict
 
 router = APIRouter()
-
-
-def _start_validation(request: Request, version: ProblemVersion) -> None:
-    request.app.state.validations.start(request.app.state.settings, version.id)
 
 
 @router.get("/instructor", response_class=HTMLResponse)
@@ -48,39 +41,19 @@ async def upload(
     request: Request,
     session: SessionDep,
     user: Staff,
+    dispatcher: DispatcherDep,
     package: Annotated[UploadFile, File()],
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
-    """Stage an uploaded package as a new version and start validating it."""
+    """Stage an uploaded package as a new version; a worker validates it."""
     check_csrf(request, csrf)
-    data = await package.read(PACKAGE_LIMITS.max_bytes + 1)
-    if len(data) > PACKAGE_LIMITS.max_bytes:
-        raise ProblemError(f"package too large: at most {PACKAGE_LIMITS.max_bytes} bytes")
-    name = package.filename or "package.zip"
-
-    def _stage() -> ProblemVersion:
-        version = web_packages.stage_upload(session, name, data, user)
-        if web_packages.needs_validation(version):
-            web_packages.mark_running(version)
-        session.commit()
-        return version
-
-    version = await anyio.to_thread.run_sync(_stage)
-    _start_validation(request, version)
+    version = await package_flow.upload(session, user, dispatcher, package)
     return redirect(f"/instructor/problems/{version.problem.slug}?version={version.id}", "Package uploaded.")
 
 
 def _version(session: SessionDep, slug: str, version_id: int | None, user: SignedIn) -> ProblemVersion:
     problem = problem_service.get_problem(session, slug, user, include_unpublished=True)
-    versions = problem_service.list_versions(session, problem)
-    if not versions:
-        raise NotFoundError(f"problem {slug!r} has no versions")
-    if version_id is None:
-        return versions[0]
-    for v in versions:
-        if v.id == version_id:
-            return v
-    raise NotFoundError(f"problem {slug!r} has no version {version_id}")
+    return problem_service.get_version(session, problem, version_id)
 
 
 @router.get("/instructor/problems/{slug}", response_class=HTMLResponse)
@@ -101,7 +74,6 @@ def _manage_context(
         "versions": problem_service.list_versions(session, problem),
         "selected": selected,
         "report": selected.validation,
-        "active": request.app.state.validations.is_active(selected.id),
         "counts": web_queries.verdict_counts(session, problem),
     }
 
@@ -123,14 +95,13 @@ def revalidate(
     version_id: int,
     session: SessionDep,
     user: Staff,
+    dispatcher: DispatcherDep,
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
-    """Validate a version (again)."""
+    """Have a worker validate a version (again)."""
     check_csrf(request, csrf)
     selected = _version(session, slug, version_id, user)
-    web_packages.mark_running(selected)
-    session.commit()
-    _start_validation(request, selected)
+    package_flow.validate_again(session, dispatcher, selected)
     return redirect(f"/instructor/problems/{slug}?version={selected.id}", "Validation started.")
 
 
@@ -195,28 +166,21 @@ def edit_form(
         "instructor/edit.html",
         problem=selected.problem,
         selected=selected,
-        texts=web_packages.editable_texts(selected),
+        texts=packages.editable_texts(selected),
     )
 
 
 @router.post("/instructor/problems/{slug}/edit")
-async def save_edit(request: Request, slug: str, session: SessionDep, user: Staff) -> Response:
-    """Stage the edited package as a new version and validate it."""
+async def save_edit(
+    request: Request, slug: str, session: SessionDep, user: Staff, dispatcher: DispatcherDep
+) -> Response:
+    """Stage the edited package as a new version; a worker validates it."""
     form = await request.form()
     check_csrf(request, str(form.get("csrf", "")))
     base_id = int(str(form.get("version_id", "0")) or 0)
-    edits = {name: str(form[name]) for name in web_packages.EDITABLE if name in form}
-
-    def _stage() -> ProblemVersion:
-        base = _version(session, slug, base_id or None, user)
-        version = web_packages.stage_edit(session, base, edits, user)
-        if web_packages.needs_validation(version):
-            web_packages.mark_running(version)
-        session.commit()
-        return version
-
-    version = await anyio.to_thread.run_sync(_stage)
-    _start_validation(request, version)
+    edits = {name: str(form[name]) for name in packages.EDITABLE if name in form}
+    base = _version(session, slug, base_id or None, user)
+    version = await package_flow.edit(session, user, dispatcher, base, edits)
     return redirect(
         f"/instructor/problems/{version.problem.slug}?version={version.id}", "Saved as a new version."
     )
@@ -269,10 +233,10 @@ def rejudge_one(
 @router.get("/instructor/export/grades.csv")
 def export_csv(session: SessionDep, user: Staff, problem: str = "") -> Response:
     """Each student's best submission per problem as CSV."""
-    subs = web_queries.best_submissions(session, problem or None)
+    subs = leaderboard.best_submissions(session, problem or None)
     name = f"grades-{problem or 'all'}.csv"
     return Response(
-        web_queries.grades_csv(subs),
+        leaderboard.submissions_csv(subs),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
@@ -281,7 +245,7 @@ def export_csv(session: SessionDep, user: Staff, problem: str = "") -> Response:
 @router.get("/instructor/export/gradescope.json")
 def export_gradescope(session: SessionDep, settings: SettingsDep, user: Staff, problem: str) -> Response:
     """Per student: the Gradescope results.json of their best submission of `problem`."""
-    subs = web_queries.best_submissions(session, problem)
+    subs = leaderboard.best_submissions(session, problem)
     body = {
         "format": "gradescope-results-per-student",
         "problem": problem,

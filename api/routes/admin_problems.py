@@ -4,20 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import anyio
 from fastapi import APIRouter, File, UploadFile
 from fastapi.responses import PlainTextResponse
 
-from api.deps import DispatcherDep, SessionDep, StaffUser
+from api import packages as package_flow
+from api.deps import DispatcherDep, IdPath, SessionDep, StaffUser
 from api.routes.submissions import enqueue_all
 from api.schemas import JobsQueued, PublishRequest, UploadResult, VersionPublic
 from core.db.models import Problem, ProblemVersion
-from core.errors import ProblemError
 from core.services import leaderboard
 from core.services import problems as problem_service
 from core.services import submissions as submission_service
-from core.services.errors import ServiceUnavailableError
-from core.services.problems import PACKAGE_LIMITS
 
 router = APIRouter(prefix="/admin/problems", tags=["instructor"])
 
@@ -44,31 +41,25 @@ async def upload_package(
     """Upload a package: it is stored as a new (unpublished) version and a worker validates
     it by running every known solution. Poll GET /admin/problems/{slug}/versions for the
     report (state pending -> done | error), then POST /admin/problems/{slug}/publish."""
-    data = await package.read(PACKAGE_LIMITS.max_bytes + 1)
-    if len(data) > PACKAGE_LIMITS.max_bytes:
-        raise ProblemError(f"package too large: at most {PACKAGE_LIMITS.max_bytes} bytes")
-    name = package.filename or "package.zip"
-
-    def _store() -> ProblemVersion:
-        version = problem_service.stage_upload(session, name, data, user)
-        session.commit()
-        return version
-
-    version = await anyio.to_thread.run_sync(_store)
+    version = await package_flow.upload(session, user, dispatcher, package)
     problem = version.problem
-    if version.validation and version.validation.get("state") == "pending":
-        try:
-            dispatcher.validate(version.id, "gpu" if version.needs_gpu else "cpu")
-        except Exception as exc:  # noqa: BLE001 - a broker fails in many ways
-            raise ServiceUnavailableError(
-                f"version {version.id} was stored but the queue is unreachable: {exc}"
-            ) from None
     return UploadResult(
         problem=problem.slug,
         version=version_public(problem, version),
         validation=version.validation or {},
         publish_url=f"/api/v1/admin/problems/{problem.slug}/publish",
     )
+
+
+@router.post("/{slug}/versions/{version_id}/validate", response_model=VersionPublic, status_code=202)
+def validate_version(
+    slug: str, version_id: IdPath, session: SessionDep, user: StaffUser, dispatcher: DispatcherDep
+) -> VersionPublic:
+    """Have a worker validate a stored version again (state back to pending)."""
+    problem = problem_service.get_problem(session, slug, user)
+    version = problem_service.get_version(session, problem, version_id)
+    package_flow.validate_again(session, dispatcher, version)
+    return version_public(problem, version)
 
 
 @router.get("/{slug}/versions", response_model=list[VersionPublic])

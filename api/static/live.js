@@ -7,7 +7,7 @@
 
   function finishedIn(html) {
     // The fragment's root carries data-status / data-state.
-    return !/data-(status|state)="(queued|running)"/.test(html);
+    return !/data-(status|state)="(queued|running|pending)"/.test(html);
   }
 
   function follow(el) {

@@ -1,4 +1,10 @@
-"""Leaderboards: per problem (best score, then speed, then time) and overall (sum of bests)."""
+"""Leaderboards and grade exports, from one definition of a user's best submission.
+
+A user's best submission of a problem is their finished one with the higher score, then the
+lower speed ratio (missing ratios last), then the earlier submission time, then the lower id.
+The per-problem board, the overall board, the speed charts and every export (the API's
+grades.csv, the pages' grades CSV and Gradescope export) all take it from `_ranked_best`.
+"""
 
 from __future__ import annotations
 
@@ -6,31 +12,31 @@ import csv
 import io
 from typing import Any
 
-from sqlalchemy import case, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql.selectable import Subquery
 
 from core.db.models import Problem, Submission, SubmissionStatus, User
 from core.services import problems as problem_service
 
 
-def _ranked_best() -> Subquery:
-    # One row per (problem, user): the best finished submission. Order: higher score, then
-    # lower speed_ratio (missing ratios last), then earlier submission.
-    rank = (
-        func.row_number()
-        .over(
-            partition_by=(Submission.problem_id, Submission.user_id),
-            order_by=(
-                Submission.score.desc(),
-                case((Submission.speed_ratio.is_(None), 1), else_=0),
-                Submission.speed_ratio.asc(),
-                Submission.created_at.asc(),
-                Submission.id.asc(),
-            ),
-        )
-        .label("rank")
+def _best_first(cols: Any) -> tuple[ColumnElement[Any], ...]:
+    """The order that puts a better submission first: the definition of "best". `cols` is
+    the Submission model or the columns of a subquery of it."""
+    return (
+        cols.score.desc(),
+        case((cols.speed_ratio.is_(None), 1), else_=0),
+        cols.speed_ratio.asc(),
+        cols.created_at.asc(),
+        cols.id.asc(),
     )
+
+
+def _ranked_best() -> Subquery:
+    # One row per (problem, user) with rank 1: the best finished submission.
+    rank = func.row_number().over(
+        partition_by=(Submission.problem_id, Submission.user_id), order_by=_best_first(Submission)
+    ).label("rank")
     return (
         select(
             Submission.id,
@@ -49,20 +55,14 @@ def _ranked_best() -> Subquery:
 
 
 def for_problem(session: Session, slug: str, viewer: User | None, limit: int = 100) -> dict[str, Any]:
-    """The ranking of one problem."""
+    """The ranking of one problem: each user's best submission, best first."""
     problem = problem_service.get_problem(session, slug, viewer)
     best = _ranked_best()
     rows = session.execute(
         select(best, User.name)
         .join(User, User.id == best.c.user_id)
         .where(best.c.rank == 1, best.c.problem_id == problem.id)
-        .order_by(
-            best.c.score.desc(),
-            case((best.c.speed_ratio.is_(None), 1), else_=0),
-            best.c.speed_ratio.asc(),
-            best.c.created_at.asc(),
-            best.c.id.asc(),
-        )
+        .order_by(*_best_first(best.c))
         .limit(max(1, min(limit, 1000)))
     ).all()
     entries = [
@@ -105,19 +105,28 @@ def overall(session: Session, limit: int = 100) -> dict[str, Any]:
     }
 
 
+def best_submissions(session: Session, slug: str | None = None) -> list[Submission]:
+    """Each user's best submission per problem (drafts too when `slug` names one), by
+    problem slug and user name: the very submissions the leaderboard ranks."""
+    best = _ranked_best()
+    query = (
+        select(Submission)
+        .join(best, best.c.id == Submission.id)
+        .where(best.c.rank == 1)
+        .options(selectinload(Submission.user), selectinload(Submission.problem))
+    )
+    if slug:
+        problem = problem_service.get_problem(session, slug, None, include_unpublished=True)
+        query = query.where(Submission.problem_id == problem.id)
+    return sorted(session.scalars(query), key=lambda s: (s.problem.slug, s.user.name))
+
+
 def grades_csv(session: Session) -> str:
     """Every user's best score per published problem, one row per user (for instructors)."""
-    best = _ranked_best()
     problems = list(session.scalars(select(Problem).where(Problem.published.is_(True)).order_by(Problem.slug)))
-    rows = session.execute(
-        select(User.name, best.c.problem_id, best.c.score)
-        .select_from(best)
-        .join(User, User.id == best.c.user_id)
-        .where(best.c.rank == 1)
-    ).all()
     scores: dict[str, dict[int, float]] = {}
-    for name, problem_id, score in rows:
-        scores.setdefault(name, {})[problem_id] = float(score or 0.0)
+    for sub in best_submissions(session):
+        scores.setdefault(sub.user.name, {})[sub.problem_id] = float(sub.score or 0.0)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["user", *(p.slug for p in problems), "total"])
@@ -125,3 +134,26 @@ def grades_csv(session: Session) -> str:
         per = [scores[name].get(p.id, 0.0) for p in problems]
         writer.writerow([name, *(f"{s:g}" for s in per), f"{sum(per):g}"])
     return out.getvalue()
+
+
+def submissions_csv(subs: list[Submission]) -> str:
+    """One CSV row per (user, problem) best submission, with its id and time."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(
+        ["user", "problem", "score", "max_score", "verdict", "speed_ratio", "submission_id", "submitted_at"]
+    )
+    for s in subs:
+        writer.writerow(
+            [
+                s.user.name,
+                s.problem.slug,
+                f"{s.score or 0.0:g}",
+                f"{s.max_score or 0.0:g}",
+                s.verdict or "",
+                "" if s.speed_ratio is None else f"{s.speed_ratio:.4g}",
+                s.id,
+                s.created_at.isoformat(),
+            ]
+        )
+    return buf.getvalue()

@@ -1,13 +1,15 @@
-"""Problems and their immutable versions: packaging, upload, validation, publishing."""
+"""Problems and their immutable versions: packing, storing, loading, publishing.
+
+Staging uploads and edits and running validations is core.services.packages."""
 
 from __future__ import annotations
 
 import io
-import math
 import os
 import shutil
 import tarfile
 import tempfile
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.db.models import Problem, ProblemVersion, Role, User
-from core.errors import InfrastructureError, ProblemError, SubmissionError
+from core.errors import ProblemError
 from core.services.errors import ConflictError, NotFoundError
 from core.services.uploads import UploadLimits, read_archive, write_tree
 from core.settings import Settings
@@ -157,65 +159,6 @@ def package_root(tmp: Path) -> Path:
     raise ProblemError("problem.toml: not found at the top of the archive or in its one folder")
 
 
-def stage_upload(session: Session, filename: str, data: bytes, user: User) -> ProblemVersion:
-    """Check an uploaded package archive and store it as a version (not committed), marked
-    as awaiting validation; a worker runs the validation (validate_version)."""
-    from core.problem import load_problem
-
-    try:
-        files = read_archive(filename, data, PACKAGE_LIMITS)
-    except SubmissionError as exc:
-        raise ProblemError(f"{filename}: {exc}") from None
-    with tempfile.TemporaryDirectory(prefix="tj-upload-") as tmpdir:
-        write_tree(files, Path(tmpdir) / "pkg")
-        root = package_root(Path(tmpdir) / "pkg")
-        # load_problem insists that the folder is named after the slug.
-        named = Path(tmpdir) / "named"
-        named.mkdir()
-        final = named / load_problem_lenient(root)
-        shutil.copytree(root, final)
-        loaded = load_problem(final)
-        version = stage(session, loaded, pack_directory(final), user)
-    if version.validation is None or version.validation.get("state") == "error":
-        version.validation = dict(PENDING)
-    session.flush()
-    return version
-
-
-PENDING: dict[str, Any] = {"state": "pending", "ok": False, "errors": []}
-
-
-def json_safe(value: Any) -> Any:
-    """`value` with non-finite floats as strings ("inf", "nan"): JSON columns refuse them."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    return value
-
-
-def validate_version(session: Session, settings: Settings, version_id: int) -> dict[str, Any]:
-    """Run every known solution of a stored version and store the report (commits).
-
-    Validation runs on a worker (it grades many solutions in the sandbox); an infrastructure
-    failure is recorded as state "error", so the version can be validated again or force-published."""
-    from core.grading import validate
-
-    version = session.get(ProblemVersion, version_id)
-    if version is None:
-        raise NotFoundError(f"no problem version {version_id}")
-    try:
-        report = validate(load_version(settings, version), settings=settings).model_dump(mode="json")
-        report["state"] = "done"
-    except (InfrastructureError, ProblemError) as exc:
-        report = {"state": "error", "ok": False, "errors": [f"validation could not run: {exc}"]}
-    version.validation = json_safe(report)
-    session.commit()
-    return version.validation
-
-
 def load_problem_lenient(root: Path) -> str:
     """The slug declared in a package's problem.toml, before the full load checks the rest."""
     import tomllib
@@ -230,18 +173,31 @@ def load_problem_lenient(root: Path) -> str:
     return slug
 
 
+class ValidationState(StrEnum):
+    """Where a version's validation stands (`validation["state"]`); None: never validated."""
+
+    PENDING = "pending"  # a validation task is queued for, or running on, a worker
+    DONE = "done"  # the report of core.grading.validate; `ok` says whether it passed
+    ERROR = "error"  # validation could not run (sandbox or queue down); validate again
+
+
+def validation_state(version: ProblemVersion) -> ValidationState | None:
+    """The state of a version's validation; an unknown stored state counts as an error."""
+    if version.validation is None:
+        return None
+    try:
+        return ValidationState(version.validation.get("state"))
+    except ValueError:
+        return ValidationState.ERROR
+
+
 def publish(session: Session, slug: str, version_id: int | None = None, *, force: bool = False) -> Problem:
     """Make a version (default: the newest) what students see (not committed)."""
     problem = get_problem(session, slug, None, include_unpublished=True)
-    query = select(ProblemVersion).where(ProblemVersion.problem_id == problem.id)
-    if version_id is not None:
-        query = query.where(ProblemVersion.id == version_id)
-    version = session.scalar(query.order_by(ProblemVersion.id.desc()).limit(1))
-    if version is None:
-        raise NotFoundError(f"problem {slug!r} has no version {version_id}")
+    version = get_version(session, problem, version_id)
     report = version.validation
     if not force and report is not None and not report.get("ok", False):
-        if report.get("state") == "pending":
+        if validation_state(version) is ValidationState.PENDING:
             raise ConflictError(f"version {version.id} is still being validated; try again soon")
         raise ConflictError(f"version {version.id} failed validation; fix it or publish with force")
     problem.current_version_id = version.id
@@ -288,6 +244,18 @@ def list_versions(session: Session, problem: Problem) -> list[ProblemVersion]:
             select(ProblemVersion).where(ProblemVersion.problem_id == problem.id).order_by(ProblemVersion.id.desc())
         )
     )
+
+
+def get_version(session: Session, problem: Problem, version_id: int | None = None) -> ProblemVersion:
+    """One version of a problem (default: the newest)."""
+    query = select(ProblemVersion).where(ProblemVersion.problem_id == problem.id)
+    if version_id is not None:
+        query = query.where(ProblemVersion.id == version_id)
+    version = session.scalar(query.order_by(ProblemVersion.id.desc()).limit(1))
+    if version is None:
+        which = "no versions" if version_id is None else f"no version {version_id}"
+        raise NotFoundError(f"problem {problem.slug!r} has {which}")
+    return version
 
 
 def current_version(problem: Problem) -> ProblemVersion:

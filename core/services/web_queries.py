@@ -1,10 +1,9 @@
 """Read models the web pages need beyond the JSON API: per-user problem status, filtered
-submission tables, grade exports, speed distributions and the single-token sign-out."""
+submission tables, the Gradescope export, speed distributions and the single-token sign-out.
+Best submissions come from core.services.leaderboard (one definition for boards and exports)."""
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +14,6 @@ from sqlalchemy.orm import Session
 from core.auth import hash_token
 from core.db.models import ApiToken, Problem, Submission, SubmissionStatus, User
 from core.services import leaderboard as board
-from core.services import problems as problem_service
 
 PAGE_SIZE = 50
 
@@ -74,53 +72,6 @@ def filter_submissions(session: Session, f: SubmissionFilter) -> tuple[list[Subm
     return list(rows), int(total)
 
 
-def best_submissions(session: Session, slug: str | None = None) -> list[Submission]:
-    """Each user's best finished submission per problem (the one the leaderboard counts)."""
-    query = select(Submission).where(
-        Submission.status == SubmissionStatus.DONE, Submission.score.is_not(None)
-    )
-    if slug:
-        problem = problem_service.get_problem(session, slug, None, include_unpublished=True)
-        query = query.where(Submission.problem_id == problem.id)
-    best: dict[tuple[int, int], Submission] = {}
-    for sub in session.scalars(query.order_by(Submission.id)):
-        key = (sub.problem_id, sub.user_id)
-        cur = best.get(key)
-        if cur is None or _better(sub, cur):
-            best[key] = sub
-    return sorted(best.values(), key=lambda s: (s.problem.slug, s.user.name))
-
-
-def _better(a: Submission, b: Submission) -> bool:
-    # Same order as the leaderboard: higher score, then faster, then earlier.
-    ka = (-(a.score or 0.0), a.speed_ratio if a.speed_ratio is not None else math.inf, a.id)
-    kb = (-(b.score or 0.0), b.speed_ratio if b.speed_ratio is not None else math.inf, b.id)
-    return ka < kb
-
-
-def grades_csv(subs: list[Submission]) -> str:
-    """One CSV row per (user, problem) best submission."""
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(
-        ["user", "problem", "score", "max_score", "verdict", "speed_ratio", "submission_id", "submitted_at"]
-    )
-    for s in subs:
-        writer.writerow(
-            [
-                s.user.name,
-                s.problem.slug,
-                f"{s.score or 0.0:g}",
-                f"{s.max_score or 0.0:g}",
-                s.verdict or "",
-                "" if s.speed_ratio is None else f"{s.speed_ratio:.4g}",
-                s.id,
-                s.created_at.isoformat(),
-            ]
-        )
-    return buf.getvalue()
-
-
 def gradescope_results(sub: Submission) -> dict[str, Any]:
     """A Gradescope autograder results.json for one submission: one test per result. Hidden
     cases are `after_published` and say only their verdict; public cases are `visible`."""
@@ -160,13 +111,13 @@ def speed_ratios(session: Session, slug: str | None) -> list[float]:
     if slug:
         entries = board.for_problem(session, slug, None, limit=1000)["entries"]
         return [e["speed_ratio"] for e in entries if e["speed_ratio"]]
-    return [s.speed_ratio for s in best_submissions(session) if s.speed_ratio and s.problem.published]
+    return [s.speed_ratio for s in board.best_submissions(session) if s.speed_ratio and s.problem.published]
 
 
 def mean_speed_by_user(session: Session) -> dict[str, float]:
     """user name -> geometric mean of the speed ratios of their best submissions."""
     logs: dict[str, list[float]] = {}
-    for s in best_submissions(session):
+    for s in board.best_submissions(session):
         if s.speed_ratio and s.speed_ratio > 0 and s.problem.published:
             logs.setdefault(s.user.name, []).append(math.log(s.speed_ratio))
     return {u: math.exp(sum(v) / len(v)) for u, v in logs.items()}

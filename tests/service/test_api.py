@@ -287,7 +287,7 @@ def test_instructor_upload_validate_publish(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import core.grading
-    from core.services import problems as problem_service
+    from core.services import packages
 
     class Report:
         def __init__(self, ok: bool) -> None:
@@ -310,9 +310,11 @@ def test_instructor_upload_validate_publish(
     r = client.post("/api/v1/admin/problems/tiny-add/publish", headers=auth(teacher))
     assert r.status_code == 409 and "still being validated" in r.json()["detail"]
     # What the worker's validation task does:
-    problem_service.validate_version(session, settings, version_id)
+    packages.run_validation(session, settings, version_id)
     versions = client.get("/api/v1/admin/problems/tiny-add/versions", headers=auth(teacher)).json()
-    assert versions[0]["validation"] == {"ok": False, "solutions": [], "state": "done"}
+    report = versions[0]["validation"]
+    assert {k: report[k] for k in ("ok", "solutions", "state")} == {"ok": False, "solutions": [], "state": "done"}
+    assert report["started_at"] <= report["finished_at"]
     r = client.post("/api/v1/admin/problems/tiny-add/publish", headers=auth(teacher))
     assert r.status_code == 409 and "failed validation" in r.json()["detail"]
     r = client.post("/api/v1/admin/problems/tiny-add/publish", json={"force": True}, headers=auth(teacher))
@@ -324,6 +326,17 @@ def test_instructor_upload_validate_publish(
     r = client.post("/api/v1/admin/problems", files={"package": ("tiny.tgz", buf.getvalue())}, headers=auth(teacher))
     # Same content again: the existing, validated version; no new task, so no broker needed.
     assert r.status_code == 202 and r.json()["validation"]["state"] == "done"
+    # Validating again needs the queue: unreachable, it is a 503 and the version says error
+    # (never pending with nobody to run it); with the queue back, it is pending again.
+    again = f"/api/v1/admin/problems/tiny-add/versions/{version_id}/validate"
+    r = client.post(again, headers=auth(teacher))
+    assert r.status_code == 503 and "unreachable" in r.json()["detail"]
+    versions = client.get("/api/v1/admin/problems/tiny-add/versions", headers=auth(teacher)).json()
+    assert versions[0]["validation"]["state"] == "error"
+    dispatcher.up = True
+    r = client.post(again, headers=auth(teacher))
+    assert r.status_code == 202 and r.json()["validation"]["state"] == "pending"
+    assert dispatcher.validations == [version_id, version_id]
 
 
 def test_sse_stream_ends_with_done(

@@ -69,8 +69,8 @@ def seed(settings: Settings, publish_bundled: bool = True) -> dict[str, str]:
 
 @dataclass
 class ThreadDispatcher:
-    """An embedded worker for tests: runs each job in one background thread, in order, with
-    the same judging.run_job the Celery task uses."""
+    """An embedded grading worker for the fast HTTP tests: runs each job in one background
+    thread, in order, with the same judging.run_job the Celery task uses."""
 
     settings: Settings
 
@@ -92,6 +92,11 @@ class ThreadDispatcher:
                 return
             except Exception:
                 log.exception("grading submission %s failed", job.submission_id)
+
+    def validate(self, version_id: int, queue: str) -> None:
+        """Refuse like an unreachable queue: validation only ever runs on a real worker (the
+        tests that validate start one, see conftest.worker_app)."""
+        raise ConnectionError("no validation worker in this test app")
 
     def ping(self) -> bool:
         """Always up."""

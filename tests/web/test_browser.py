@@ -1,7 +1,8 @@
 """End to end in real headless Chromium (Debian's /usr/bin/chromium, driven by Playwright).
 
 The app runs for real: uvicorn on a free 127.0.0.1 port, a SQLite database in a temp data
-dir, and an in-process worker that grades with the real pipeline in the bubblewrap sandbox.
+dir, the embedded broker and a real Celery worker process that grades and validates with the
+real pipeline in the bubblewrap sandbox.
 The tests run in order and share the server: sign in, submit, watch live progress turn into
 verdicts, the leaderboard, then an instructor uploads, validates and publishes a package.
 Screenshots go to test-artifacts/screenshots/.
@@ -20,10 +21,12 @@ from pathlib import Path
 import pytest
 import uvicorn
 
+from api.dispatch import CeleryDispatcher
 from api.main import create_app
 from core.settings import REPO_ROOT
+from tests.service.workers import kill_group, start_worker
 
-from .helpers import PASSWORDS, WEB_SCALE, ThreadDispatcher, make_settings, seed
+from .helpers import PASSWORDS, WEB_SCALE, make_settings, seed
 
 pytestmark = [pytest.mark.browser, pytest.mark.sandbox, pytest.mark.slow]
 
@@ -73,13 +76,15 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The real app on a free port; yields its base URL."""
-    settings = make_settings(tmp_path_factory.mktemp("web-browser") / "data")
+    """The real app on a free port with a real `celery worker` process on the embedded broker
+    (it grades and validates, as under `tensorjudge serve`); yields the base URL."""
+    root = tmp_path_factory.mktemp("web-browser")
+    settings = make_settings(root / "data")
     seed(settings, publish_bundled=True)
-    dispatcher = ThreadDispatcher(settings)
+    worker = start_worker(settings, "browser-worker", root / "worker.log")
     port = free_port()
     config = uvicorn.Config(
-        create_app(settings, dispatcher),
+        create_app(settings, CeleryDispatcher(settings)),
         host="127.0.0.1",
         port=port,
         log_level="warning",
@@ -96,7 +101,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     srv.should_exit = True
     thread.join(timeout=30)
-    dispatcher.shutdown()
+    kill_group(worker)
 
 
 @pytest.fixture(scope="module")
@@ -247,7 +252,7 @@ def test_instructor_uploads_validates_and_publishes(server: str, browser: object
     )
     page.get_by_role("button", name="Upload and validate").click()
     sync_api.expect(page).to_have_url(re.compile(r"/instructor/problems/scale-again\?"))
-    sync_api.expect(page.locator("#report section[data-state]")).to_have_attribute("data-state", "running")
+    sync_api.expect(page.locator("#report section[data-state]")).to_have_attribute("data-state", "pending")
     sync_api.expect(page.locator("#report")).to_contain_text("Validating")
     shot(page, "13-instructor-validating")
     result = page.locator("#validation-result")

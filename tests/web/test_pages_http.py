@@ -8,9 +8,22 @@ import json
 import time
 import zipfile
 
+import pytest
 from fastapi.testclient import TestClient
 
-from .helpers import PASSWORDS
+from api.main import create_app
+from core.errors import ProblemError
+from core.services.errors import (
+    AuthError,
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    ServiceUnavailableError,
+    TooManyAttemptsError,
+)
+from core.settings import Settings
+
+from .helpers import PASSWORDS, ThreadDispatcher
 
 ACCEPTED = b"import torch\n\ndef scale(x, alpha):\n    return x * alpha\n"
 WRONG = b"import torch\n\ndef scale(x, alpha):\n    return x + alpha\n"
@@ -191,58 +204,53 @@ def test_admin_creates_user_and_changes_role(web_client: TestClient, tokens: dic
     assert web_client.get("/instructor", headers=bearer(carol_token)).status_code == 200
 
 
-class _FakeReport:
-    """Stands in for core.grading.ValidationReport (the browser test validates for real)."""
+def _package_zip(slug: str) -> bytes:
+    """The web-scale fixture as a zip under another slug."""
+    from .helpers import WEB_SCALE
 
-    def __init__(self, slug: str) -> None:
-        self.slug = slug
-
-    def model_dump(self, mode: str = "json") -> dict:
-        return {
-            "problem": self.slug,
-            "ok": True,
-            "errors": [],
-            "solutions": [],
-            "margin": float("inf"),
-            "reference_verdict": "accepted",
-            "reference_timings_ms": {"timed": 0.5},
-        }
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for path in WEB_SCALE.rglob("*"):
+            if path.is_file() and "__pycache__" not in path.parts:
+                data = path.read_bytes().replace(b'"web-scale"', f'"{slug}"'.encode())
+                zf.writestr(path.relative_to(WEB_SCALE).as_posix(), data)
+    return buf.getvalue()
 
 
-def _wait_state(client: TestClient, token: str, url: str, state: str) -> str:
-    deadline = time.monotonic() + 30
+def _wait_state(client: TestClient, token: str, url: str, state: str, timeout_s: float = 300) -> str:
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         html = client.get(url, headers=bearer(token)).text
         if f'data-state="{state}"' in html:
             return html
-        time.sleep(0.05)
-    raise AssertionError(f"{url} never reached state {state}")
+        time.sleep(0.2)
+    raise AssertionError(f"{url} never reached state {state}:\n{html}")
 
 
-def test_upload_edit_validate_publish_over_http(web_client: TestClient, tokens: dict[str, str]) -> None:
-    web_client.app.state.validations.validator = lambda problem, settings: _FakeReport(problem.slug)
+@pytest.mark.sandbox
+@pytest.mark.slow
+def test_upload_edit_validate_publish_on_a_real_worker(worker_app: tuple[TestClient, dict[str, str]]) -> None:
+    # The page only stages the version; the worker process validates it in the sandbox.
+    client, tokens = worker_app
     h = bearer(tokens["ines"])
-    buf = io.BytesIO()
-    from .helpers import WEB_SCALE
-
-    with zipfile.ZipFile(buf, "w") as zf:
-        for path in WEB_SCALE.rglob("*"):
-            if path.is_file() and "__pycache__" not in path.parts:
-                data = path.read_bytes().replace(b'"web-scale"', b'"web-scale-two"')
-                zf.writestr(path.relative_to(WEB_SCALE).as_posix(), data)
-    r = web_client.post("/instructor/problems", headers=h, files={"package": ("p.zip", buf.getvalue())})
+    r = client.post("/instructor/problems", headers=h, files={"package": ("p.zip", _package_zip("web-scale-two"))})
     assert r.status_code == 303, r.text
     url = r.headers["location"].split("&")[0]
     version_id = int(url.split("version=")[1])
-    html = _wait_state(web_client, tokens["ines"], url, "done")
-    assert "Valid" in html and "tolerance margin <strong>∞</strong>" in html
-    r = web_client.post("/instructor/problems/web-scale-two/publish", headers=h, data={"version_id": version_id})
+    html = client.get(url, headers=h).text
+    assert 'data-state="pending"' in html or 'data-state="done"' in html
+    r = client.post("/instructor/problems/web-scale-two/publish", headers=h, data={"version_id": version_id})
+    assert r.status_code in (303, 409)  # refused while pending (unless the worker was very fast)
+    html = _wait_state(client, tokens["ines"], url, "done")
+    assert 'id="validation-result">Valid<' in html, html
+    assert "tolerance margin <strong>∞</strong>" in html and "solutions/wrong_answer/corner.py" in html
+    r = client.post("/instructor/problems/web-scale-two/publish", headers=h, data={"version_id": version_id})
     assert r.status_code == 303
-    assert web_client.get("/problems/web-scale-two", headers=bearer(tokens["alice"])).status_code == 200
+    assert client.get("/problems/web-scale-two", headers=bearer(tokens["alice"])).status_code == 200
 
-    edit = web_client.get(f"/instructor/problems/web-scale-two/edit?version={version_id}", headers=h)
+    edit = client.get(f"/instructor/problems/web-scale-two/edit?version={version_id}", headers=h)
     assert edit.status_code == 200 and "statement.md" in edit.text
-    r = web_client.post(
+    r = client.post(
         "/instructor/problems/web-scale-two/edit",
         headers=h,
         data={"version_id": version_id, "statement.md": "# Scale\n\nNow with $\\beta$.\n"},
@@ -250,9 +258,23 @@ def test_upload_edit_validate_publish_over_http(web_client: TestClient, tokens: 
     assert r.status_code == 303
     new_url = r.headers["location"].split("&")[0]
     assert int(new_url.split("version=")[1]) > version_id
-    _wait_state(web_client, tokens["ines"], new_url, "done")
+    assert 'id="validation-result">Valid<' in _wait_state(client, tokens["ines"], new_url, "done")
     # Students still see the published version until the new one is published.
-    assert "Now with" not in web_client.get("/problems/web-scale-two", headers=bearer(tokens["alice"])).text
+    assert "Now with" not in client.get("/problems/web-scale-two", headers=bearer(tokens["alice"])).text
+
+
+def test_upload_without_a_reachable_queue_is_a_503_page(web_client: TestClient, tokens: dict[str, str]) -> None:
+    # web_client's dispatcher refuses validation tasks like an unreachable broker.
+    h = bearer(tokens["ines"])
+    r = web_client.post(
+        "/instructor/problems",
+        headers={**h, "Accept": "text/html"},
+        files={"package": ("p.zip", _package_zip("web-scale-three"))},
+    )
+    assert r.status_code == 503 and r.headers["content-type"].startswith("text/html")
+    assert "Temporarily unavailable" in r.text and "validate it again" in r.text
+    page = web_client.get("/instructor/problems/web-scale-three", headers=h).text
+    assert 'data-state="error"' in page and "Validate again" in page
 
 
 def test_instructor_rejudges_from_the_pages(web_client: TestClient, tokens: dict[str, str]) -> None:
@@ -266,3 +288,36 @@ def test_instructor_rejudges_from_the_pages(web_client: TestClient, tokens: dict
     data = wait_done(web_client, tokens["alice"], sid)
     assert data["verdict"] == "accepted" and data["attempts"] >= 1
     assert web_client.post(f"/instructor/submissions/{sid}/rejudge", headers=bearer(tokens["alice"])).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (AuthError("who are you"), 401),
+        (ForbiddenError("not you"), 403),
+        (NotFoundError("no such thing"), 404),
+        (ConflictError("clash"), 409),
+        (ProblemError("bad package"), 422),
+        (TooManyAttemptsError("slow down", retry_after_s=7), 429),
+        (ServiceUnavailableError("queue down"), 503),
+    ],
+)
+def test_api_and_pages_share_one_status_table(web_settings: Settings, error: Exception, status: int) -> None:
+    def boom() -> None:
+        raise error
+
+    dispatcher = ThreadDispatcher(web_settings)
+    app = create_app(web_settings, dispatcher)
+    app.add_api_route("/api/v1/boom", boom)
+    app.add_api_route("/boom", boom)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        api = client.get("/api/v1/boom")
+        html = client.get("/boom", headers={"Accept": "text/html"})
+    dispatcher.shutdown()
+    assert api.status_code == html.status_code == status
+    assert api.json() == {"detail": str(error)}
+    assert html.headers["content-type"].startswith("text/html") and str(error) in html.text
+    if status == 429:
+        assert api.headers["retry-after"] == html.headers["retry-after"] == "7"
+    if status == 401:
+        assert api.headers["www-authenticate"] == html.headers["www-authenticate"] == "Bearer"
