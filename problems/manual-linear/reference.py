@@ -6,7 +6,7 @@ import torch
 
 
 class ManualLinear:
-    """A bias-free linear layer y = x @ W with a hand-written backward pass and SGD step."""
+    """A bias-free linear layer y = x @ W with a hand-written backward pass."""
 
     def __init__(self, in_dim: int, out_dim: int, device=None, dtype=torch.float32):
         self.in_dim = in_dim
@@ -27,5 +27,3 @@ class ManualLinear:
         # dL/dx = g W^T, row by row
         return torch.matmul(grad_output, self.W.transpose(0, 1))
 
-    def step(self, lr: float = 1e-2) -> None:
-        self.W = self.W - lr * self.W_grad

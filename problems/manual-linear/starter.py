@@ -25,7 +25,3 @@ class ManualLinear:
         # TODO
         raise NotImplementedError
 
-    def step(self, lr: float = 1e-2) -> None:
-        """One SGD update: W <- W - lr * W_grad."""
-        # TODO
-        raise NotImplementedError
