@@ -17,9 +17,10 @@ def generate_inputs(case, seed: int) -> dict:
         raise ValueError(f"case {case.name}: h={h} is not divisible by num_heads={nh}")
     g = torch.Generator(device="cpu")
     g.manual_seed(seed)
-    # Uniform in [-1, 1), drawn in float64 on the CPU so every device/dtype sees the same values.
-    x = torch.rand((b, s, h), generator=g, dtype=torch.float64) * 2 - 1
-    w = torch.rand((h, e), generator=g, dtype=torch.float64) * 2 - 1
+    # Standard normal (the course's inputs), drawn in float32 on the CPU so every device and
+    # dtype sees the same values.
+    x = torch.randn((b, s, h), generator=g, dtype=torch.float32)
+    w = torch.randn((h, e), generator=g, dtype=torch.float32)
     return {
         "input": x.to(device=case.device, dtype=case.dtype),
         "weight": w.to(device=case.device, dtype=case.dtype),
@@ -28,10 +29,11 @@ def generate_inputs(case, seed: int) -> dict:
 
 def _call(sub, inputs: dict, case):
     nh = case.params["num_heads"]
+    # By keyword, as the course's grader calls its functions.
     if case.params.get("omit_num_heads", False):
         # Checks that num_heads defaults to 1.
-        return sub.matmul_with_multi_head(inputs["input"], inputs["weight"])
-    return sub.matmul_with_multi_head(inputs["input"], inputs["weight"], num_heads=nh)
+        return sub.matmul_with_multi_head(input=inputs["input"], weight=inputs["weight"])
+    return sub.matmul_with_multi_head(input=inputs["input"], weight=inputs["weight"], num_heads=nh)
 
 
 def _check(out, which: str):
@@ -55,4 +57,4 @@ def run(sub, inputs: dict, case) -> dict:
 def timed(sub, inputs: dict, case):
     x, w, nh = inputs["input"], inputs["weight"], case.params["num_heads"]
     f = sub.matmul_with_multi_head
-    return lambda: f(x, w, num_heads=nh)
+    return lambda: f(input=x, weight=w, num_heads=nh)

@@ -9,8 +9,8 @@ def matmul_with_multi_head(
     """Multiply each head's slice of `input` by the matching row block of `weight`.
 
     Args:
-        input: shape [batch_size, seq_len, hidden_size], values in [-1, 1].
-        weight: shape [hidden_size, embed_size], values in [-1, 1].
+        input: shape [batch_size, seq_len, hidden_size], standard normal.
+        weight: shape [hidden_size, embed_size], standard normal.
         num_heads: how many equal, contiguous pieces hidden_size is cut into;
             hidden_size is always divisible by num_heads.
 
