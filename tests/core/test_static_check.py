@@ -168,3 +168,21 @@ def test_single_module_looks_every_symbol_up_in_the_one_file() -> None:
     entries = [("src.functional", "apply"), ("src.modeling.pos_emb", "Rope")]
     assert check_files(files, MANUAL, entries, single_module="src.functional") is not None
     assert check_files(files, MANUAL, entries[:1], single_module="src.functional") is None
+
+
+def test_package_init_importing_a_banned_library_for_other_modules_is_not_a_hit() -> None:
+    # The course's src/modeling/__init__.py imports every sibling; one of them uses transformers.
+    rules = Rules(forbidden_imports=["transformers"])
+    files = {
+        "src/__init__.py": b"",
+        "src/modeling/__init__.py": b"import transformers\nfrom .pos_emb import Rope\n",
+        "src/modeling/pos_emb.py": b"def helper(x):\n    return x\n\nclass Rope:\n    def f(self, x):\n"
+                                   b"        return helper(x)\n",
+    }
+    entries = [("src.modeling.pos_emb", "Rope"), ("src.modeling", "Rope")]
+    assert check_files(files, rules, entries) is None
+    # ...but graded code that uses the banned library through the package still is.
+    files["src/modeling/pos_emb.py"] = b"from . import transformers\n\nclass Rope:\n    def f(self):\n" \
+                                       b"        return transformers.x\n"
+    finding = check_files(files, rules, entries)
+    assert finding is not None and "transformers" in finding.message
