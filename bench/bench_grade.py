@@ -25,11 +25,12 @@ import core.grading.pipeline as pipeline
 from core.problem import discover_problems
 from core.settings import REPO_ROOT, Settings
 from sandbox.backends.base import RunResult, RunSpec
+from sandbox.protocol import CaseResult, Event
 
 
 def measure(problem: Any, settings: Settings) -> dict[str, float]:
     """Grade the problem's first accepted solution once, with timestamps on every message."""
-    stamps: list[tuple[float, dict[str, Any]]] = []
+    stamps: list[tuple[float, Event | CaseResult]] = []
     runs: list[float] = []
     real_get_backend = pipeline.get_backend
 
@@ -39,14 +40,14 @@ def measure(problem: Any, settings: Settings) -> dict[str, float]:
         class Traced:
             name = backend.name
 
-            def inside_job_dir(self, job_dir: Path) -> str:
-                return backend.inside_job_dir(job_dir)
+            def available(self) -> tuple[bool, str]:
+                return backend.available()
 
             def run(self, spec: RunSpec) -> RunResult:
                 t0 = time.monotonic()
                 inner = spec.on_message
 
-                def on(msg: dict[str, Any]) -> None:
+                def on(msg: Event | CaseResult) -> None:
                     stamps.append((time.monotonic() - t0, msg))
                     if inner:
                         inner(msg)
@@ -68,8 +69,8 @@ def measure(problem: Any, settings: Settings) -> dict[str, float]:
         pipeline.get_backend = real_get_backend
     assert report.verdict.value == "accepted", report.verdict
     first = stamps[0][0] if stamps else 0.0
-    starts = {m["case"]: t for t, m in stamps if m.get("type") == "case_start"}
-    cases = sum(t - starts[m["case"]] for t, m in stamps if m.get("type") == "case_result")
+    starts = {m.case: t for t, m in stamps if isinstance(m, Event) and m.kind == "case_start"}
+    cases = sum(t - starts[m.case] for t, m in stamps if isinstance(m, CaseResult))
     timed = 0.0
     for c in report.cases:
         if c.timings:

@@ -3,29 +3,15 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
-from typing import Protocol
 
 from core.errors import SandboxUnavailableError
 from core.settings import Settings
-from sandbox.backends.base import RunResult, RunSpec
-
-
-class IsolatingBackend(Protocol):
-    """A sandbox backend as the grading pipeline uses it."""
-
-    name: str
-
-    def available(self) -> tuple[bool, str]: ...
-
-    def inside_job_dir(self, job_dir: Path) -> str: ...
-
-    def run(self, spec: RunSpec) -> RunResult: ...
+from sandbox.backends.base import Backend
 
 
 @lru_cache(maxsize=8)
-def _probe(kind: str, uid: int, image: str, runtime: str) -> tuple[IsolatingBackend | None, str]:
-    backend: IsolatingBackend
+def _probe(kind: str, uid: int, image: str, runtime: str) -> tuple[Backend | None, str]:
+    backend: Backend
     if kind == "process":
         from sandbox.backends.process import ProcessSandbox
 
@@ -40,7 +26,7 @@ def _probe(kind: str, uid: int, image: str, runtime: str) -> tuple[IsolatingBack
     return (backend if ok else None), why
 
 
-def get_backend(settings: Settings) -> IsolatingBackend:
+def get_backend(settings: Settings) -> Backend:
     """The configured backend ("auto": process, else docker), or SandboxUnavailableError."""
     kinds = ["process", "docker"] if settings.sandbox == "auto" else [settings.sandbox]
     reasons = []

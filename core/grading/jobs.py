@@ -1,20 +1,21 @@
-"""Building a job directory (job.json, driver, submission files) for one harness run."""
+"""The harness job for one run (what goes into the sandbox) and the run's limits."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
-import os
-import shutil
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
 from core.problem import Case, Problem
 from core.settings import Settings
 from sandbox.backends.base import RunSpec
+from sandbox.protocol import CaseLimits, CaseResult, CaseSpec, Event, Job, RulesSpec, TimingSpec
+
+# Student output past which a case is stopped (what is kept for the report is limits.stdout_kb).
+STDOUT_KILL_BYTES = 16 << 20
+# Address space a CPU case may add to what the harness already maps (the child measures its own
+# baseline: a CUDA build of torch maps several GiB at import).
+ADDRESS_SPACE_EXTRA_MB = 1024
 
 
 def effective_seed(problem: Problem, case: Case, secret: str) -> int:
@@ -25,84 +26,49 @@ def effective_seed(problem: Problem, case: Case, secret: str) -> int:
     return int.from_bytes(digest.digest()[:8], "big") & 0x7FFF_FFFF_FFFF
 
 
-def case_payload(problem: Problem, case: Case, device: str, seed: int) -> dict[str, Any]:
+def case_spec(case: Case, device: str, seed: int) -> CaseSpec:
     """The case as the harness sees it (no tolerances, no expected values)."""
-    return {
-        "name": case.name,
-        "params": case.params,
-        "dtype": case.dtype,
-        "device": device,
-        "visibility": case.visibility,
-        "seed": seed,
-        "timed": case.timed,
-        "mutable_inputs": case.mutable_inputs,
-    }
+    return CaseSpec(name=case.name, params=dict(case.params), dtype=case.dtype, device=device,
+                    visibility=case.visibility, seed=seed, timed=case.timed,
+                    mutable_inputs=list(case.mutable_inputs))
 
 
-def run_spec(problem: Problem, settings: Settings, job_dir: Path,
-             on_message: Callable[[dict[str, Any]], None] | None = None) -> RunSpec:
-    """The limits of one sandboxed run of this problem on this worker."""
+def build_job(problem: Problem, cases: list[CaseSpec], *, mode: str,
+              single_module: str | None) -> Job:
+    """The job for one run; every limit comes from the problem (defaulted in core/problem.py)."""
+    cfg = problem.config
+    return Job(
+        mode=mode,
+        entry_points=list(cfg.entry_points),
+        # One uploaded file, installed as this module: every entry point is looked up in it.
+        single_module=single_module,
+        cases=cases,
+        timing=TimingSpec(warmup=cfg.timing.warmup, repeats=cfg.timing.repeats),
+        rules=RulesSpec(forbid_autograd=cfg.rules.forbid_autograd,
+                        forbidden_calls=list(cfg.rules.forbidden_calls)),
+        limits=CaseLimits(
+            output_bytes=cfg.limits.output_mb << 20,
+            stdout_bytes=cfg.limits.stdout_kb << 10,
+            stdout_kill_bytes=STDOUT_KILL_BYTES,
+            case_time_s=cfg.limits.case_time_s,
+            address_space_mb=cfg.limits.memory_mb + ADDRESS_SPACE_EXTRA_MB,
+        ),
+    )
+
+
+def run_spec(problem: Problem, settings: Settings, job: Job, files: dict[str, bytes],
+             on_message: Callable[[Event | CaseResult], None] | None = None) -> RunSpec:
+    """One sandboxed run of this job on this worker, within the problem's limits."""
     limits = problem.config.limits
     return RunSpec(
-        job_dir=job_dir,
+        job=job,
+        driver=(problem.path / "driver.py").read_bytes(),
+        files=files,
+        work_root=settings.data_dir / "jobs",
         wall_time_s=min(limits.wall_time_s, settings.wall_time_cap_s),
         memory_mb=limits.memory_mb,
         output_bytes=limits.output_mb << 20,
-        stdout_bytes=limits.stdout_kb << 10,
         tmp_mb=limits.tmp_mb,
         gpus=settings.gpu_indices,
         on_message=on_message,
     )
-
-
-def make_job_dir(
-    problem: Problem,
-    files: dict[str, bytes],
-    cases: list[dict[str, Any]],
-    *,
-    mode: str,
-    inside_root: str | None,
-    parent: Path | None = None,
-    single_module: str | None = None,
-) -> Path:
-    """Write a job directory; `inside_root` is where the backend shows it (None: real path)."""
-    if parent is not None:
-        parent.mkdir(parents=True, exist_ok=True)
-    job_dir = Path(tempfile.mkdtemp(prefix=f"tj-{mode}-", dir=parent))
-    os.chmod(job_dir, 0o755)
-    root = inside_root or str(job_dir)
-    sub = job_dir / "submission"
-    sub.mkdir()
-    for rel, data in files.items():
-        target = sub / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-    shutil.copyfile(problem.path / "driver.py", job_dir / "driver.py")
-    cfg = problem.config
-    job = {
-        "mode": mode,
-        "driver": f"{root}/driver.py",
-        "submission_dir": f"{root}/submission",
-        "entry_points": cfg.entry_points,
-        # One uploaded file, installed as this module: every entry point is looked up in it.
-        "single_module": single_module,
-        "cases": cases,
-        "timing": {"warmup": cfg.timing.warmup, "repeats": cfg.timing.repeats},
-        "rules": {
-            "forbid_autograd": cfg.rules.forbid_autograd,
-            "forbidden_calls": cfg.rules.forbidden_calls,
-        },
-        "limits": {
-            "output_bytes": cfg.limits.output_mb << 20,
-            "stdout_bytes": cfg.limits.stdout_kb << 10,
-            "case_time_s": cfg.limits.case_time_s,
-            # Address space a CPU case may add to what the harness already maps (the child
-            # measures its own baseline: a CUDA build of torch maps several GiB at import).
-            "address_space_mb": cfg.limits.memory_mb + 1024,
-        },
-        "workdir": "/tmp" if inside_root else str(job_dir),
-    }
-    (job_dir / "job.json").write_text(json.dumps(job))
-    for path in job_dir.rglob("*"):
-        os.chmod(path, 0o755 if path.is_dir() else 0o644)
-    return job_dir

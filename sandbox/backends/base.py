@@ -1,108 +1,195 @@
-"""What every backend shares: the run spec, the run result and the result-channel reader."""
+"""What every backend shares: the run spec, the run result, the Backend protocol, the job
+folder's writer and the result-channel reader."""
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import os
+import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from sandbox import protocol
+from sandbox.protocol import CaseResult, Ending, Event, Job
 
 HARNESS_ROOT = Path(__file__).resolve().parent.parent.parent  # the folder that holds sandbox/
 
 
 @dataclass
 class RunSpec:
-    """One harness run: a job directory holding job.json, driver.py and submission/."""
+    """One harness run: the job, the files it needs, and the limits of the whole run.
 
-    job_dir: Path
+    The backend lays the job out (job file, driver, submission) in a folder of its own under
+    `work_root`, shows it to the harness wherever it likes, and removes it after the run.
+    """
+
+    job: Job
+    driver: bytes  # the problem's driver.py
+    files: dict[str, bytes]  # the submission (or the reference), by relative path
+    work_root: Path
     wall_time_s: float
     memory_mb: int
-    output_bytes: int
-    stdout_bytes: int = 64 << 10
+    output_bytes: int  # the result channel's budget for tensors (JSON has its own cap)
     pids: int = 256
     tmp_mb: int = 256
     cpus: float = 1.0
     gpus: list[int] = field(default_factory=list)
-    on_message: Callable[[dict[str, Any]], None] | None = None
+    # Called with each message as it arrives: events, and each case's result once complete.
+    on_message: Callable[[Event | CaseResult], None] | None = None
 
 
 @dataclass
 class RunResult:
-    """What came back: result-channel messages (with tensor blobs attached), how it ended."""
+    """What came back: each case's result (with its own tensors) and how the run ended."""
 
-    messages: list[dict[str, Any]]
-    blobs: dict[str, bytes]
+    cases: dict[str, CaseResult]
+    windows_ns: dict[str, tuple[int, int]]  # timed cases: when their marks arrived, our clock
+    started: bool  # the supervisor said hello
     exit_code: int | None
     wall_s: float
-    killed: str | None = None  # "wall" | "output" | None
+    stopped: Ending | None = None  # Ending.RUN_WALL | Ending.RUN_OUTPUT: we stopped the run
     protocol_error: str | None = None
     stderr_tail: str = ""
     oom_killed: bool = False
 
+    def outcome(self, name: str) -> CaseResult:
+        """How the case ended, settled with what only the outside knows (the run's kills)."""
+        result = self.cases.get(name)
+        if result is not None:
+            if result.ending is Ending.SIGNALED and result.signal == signal.SIGKILL and self.oom_killed:
+                return dataclasses.replace(result, ending=Ending.MEMORY_KILLED)
+            return result
+        if self.stopped is not None:
+            return CaseResult(case=name, ending=self.stopped)
+        return CaseResult(case=name, ending=Ending.RUN_OOM if self.oom_killed else Ending.RUN_LOST)
+
 
 class Backend(Protocol):
-    """A way to run the harness in isolation."""
+    """A way to run the harness in isolation (the process sandbox, docker)."""
 
     name: str
 
+    def available(self) -> tuple[bool, str]:
+        """Whether this backend can run here, and if not, why."""
+        ...
+
     def run(self, spec: RunSpec) -> RunResult:
-        """Run the harness on spec.job_dir and collect its results."""
+        """Lay out spec's job, run the harness on it, collect its results, clean up."""
         ...
 
 
-class ResultReader(threading.Thread):
-    """Reads the result channel while the run goes on, within a byte budget."""
+def write_job(spec: RunSpec, job: Job, parent: Path) -> Path:
+    """A fresh job folder under parent: the job file, the driver and the submission, readable
+    by any uid (the sandbox's is not ours), in the layout `sandbox.protocol` names."""
+    parent.mkdir(parents=True, exist_ok=True)
+    job_dir = Path(tempfile.mkdtemp(prefix=f"tj-{job.mode}-", dir=parent))
+    sub = job_dir / job.submission_dir
+    sub.mkdir()
+    for rel, data in spec.files.items():
+        target = sub / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    (job_dir / job.driver).write_bytes(spec.driver)
+    (job_dir / protocol.JOB_FILE).write_bytes(job.encode())
+    for path in [job_dir, *job_dir.rglob("*")]:
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    return job_dir
 
-    def __init__(self, fd: int, max_bytes: int, on_message: Callable[[dict[str, Any]], None] | None):
+
+class ResultReader(threading.Thread):
+    """Reads and decodes the result channel while the run goes on, within a byte budget."""
+
+    def __init__(self, fd: int, max_bytes: int,
+                 on_message: Callable[[Event | CaseResult], None] | None):
         super().__init__(daemon=True)
         self.fd = fd
         self.budget = max_bytes
         self.on_message = on_message
-        self.messages: list[dict[str, Any]] = []
-        self.blobs: dict[str, bytes] = {}
+        self.cases: dict[str, CaseResult] = {}
+        self.marks: dict[tuple[str, str], int] = {}
+        self.started = False
         self.error: str | None = None
         self.over_budget = False
 
     def run(self) -> None:
-        last: dict[str, Any] | None = None
+        pending: CaseResult | None = None  # a result whose tensor frame is still to come
         try:
             while True:
                 frame = protocol.read_frame(self.fd, max(self.budget, 0))
                 if frame is None:
+                    if pending is not None:
+                        raise protocol.ProtocolError("the stream ended before a result's tensors")
                     return
                 kind, payload = frame
                 self.budget -= len(payload)
                 if self.budget < 0:
                     self.over_budget = True
                     return
-                if kind == protocol.JSON:
-                    msg = json.loads(payload)
-                    if not isinstance(msg, dict):
-                        raise protocol.ProtocolError("a result message is not an object")
-                    # When it arrived, by our clock: the pipeline checks in-sandbox timings with it.
-                    msg["_recv_ns"] = time.monotonic_ns()
-                    self.messages.append(msg)
-                    last = msg
-                    if self.on_message is not None:
-                        self.on_message(msg)
-                elif last is not None and last.get("type") == "case_result":
-                    self.blobs[str(last.get("case"))] = payload
+                if kind == protocol.TENSORS:
+                    if pending is None:
+                        raise protocol.ProtocolError("a tensor frame that no result announced")
+                    pending.tensors = payload
+                    self._finish(pending)
+                    pending = None
+                    continue
+                if pending is not None:
+                    raise protocol.ProtocolError("a result's tensor frame is missing")
+                msg = protocol.decode_supervisor_message(payload)
+                if isinstance(msg, Event):
+                    self._event(msg)
+                else:
+                    result, announced = msg
+                    if announced:
+                        pending = result
+                    else:
+                        self._finish(result)
+        except protocol.FrameTooLarge:
+            self.over_budget = True
         except protocol.ProtocolError as exc:
-            if "over the cap" in str(exc):
-                self.over_budget = True
             self.error = str(exc)
-        except (ValueError, OSError) as exc:
+        except OSError as exc:
             self.error = f"unreadable result channel: {exc}"
         finally:
             os.close(self.fd)
+
+    def _event(self, event: Event) -> None:
+        if self.on_message is not None:
+            self.on_message(event)
+        if event.kind == "hello":
+            self.started = True
+        elif event.kind == "timing_mark":
+            # When it arrived, by our clock: the pipeline checks in-sandbox timings with it.
+            self.marks[(event.case, event.mark)] = time.monotonic_ns()
+
+    def _finish(self, result: CaseResult) -> None:
+        self.cases[result.case] = result
+        if self.on_message is not None:
+            self.on_message(result)
+
+    def windows(self) -> dict[str, tuple[int, int]]:
+        """Each timed case's (start, end) mark arrival times, where both arrived in order."""
+        out: dict[str, tuple[int, int]] = {}
+        for (case, mark), start in self.marks.items():
+            end = self.marks.get((case, "end"))
+            if mark == "start" and end is not None and end >= start:
+                out[case] = (start, end)
+        return out
+
+    def result(self, *, exit_code: int | None, wall_s: float, stopped: Ending | None,
+               stderr_tail: str, oom_killed: bool = False) -> RunResult:
+        """The run's result, once the reader is done."""
+        if self.over_budget and stopped is None:
+            stopped = Ending.RUN_OUTPUT
+        return RunResult(cases=self.cases, windows_ns=self.windows(), started=self.started,
+                         exit_code=exit_code, wall_s=wall_s, stopped=stopped,
+                         protocol_error=self.error, stderr_tail=stderr_tail, oom_killed=oom_killed)
 
 
 def harness_env(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -156,7 +243,7 @@ def run_with_channel(
     reader.start()
     tail = _TailReader(stderr_r, 64 << 10)
     tail.start()
-    killed: str | None = None
+    stopped: Ending | None = None
     deadline = start + spec.wall_time_s
     while True:
         try:
@@ -165,26 +252,17 @@ def run_with_channel(
         except subprocess.TimeoutExpired:
             pass
         if reader.over_budget:
-            killed = "output"
+            stopped = Ending.RUN_OUTPUT
         elif time.monotonic() > deadline:
-            killed = "wall"
-        if killed:
+            stopped = Ending.RUN_WALL
+        if stopped:
             _killpg(proc)
             proc.wait()
             break
     reader.join(timeout=5)
     tail.join(timeout=2)
-    if reader.over_budget and not killed:
-        killed = "output"
-    return RunResult(
-        messages=reader.messages,
-        blobs=reader.blobs,
-        exit_code=proc.returncode,
-        wall_s=time.monotonic() - start,
-        killed=killed,
-        protocol_error=reader.error,
-        stderr_tail=tail.text(),
-    )
+    return reader.result(exit_code=proc.returncode, wall_s=time.monotonic() - start,
+                         stopped=stopped, stderr_tail=tail.text())
 
 
 class _TailReader(threading.Thread):

@@ -15,13 +15,17 @@ the supervisor drains, so nothing the student prints can reach the channel.
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 import time
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from sandbox.backends.base import ResultReader, RunResult, RunSpec, harness_env
+from sandbox import protocol
+from sandbox.backends.base import ResultReader, RunResult, RunSpec, harness_env, write_job
+from sandbox.protocol import Ending
 
 JOB_INSIDE = "/job"
 JUDGE_INSIDE = "/judge"
@@ -67,21 +71,16 @@ class DockerSandbox:
                 return False, f"Docker runtime {self.runtime} is not installed"
         return True, "ok"
 
-    def inside_job_dir(self, job_dir: Path) -> str:
-        """Where the job directory appears inside the container."""
-        return JOB_INSIDE
-
-    def container_config(self, spec: RunSpec, run_id: str) -> dict[str, Any]:
-        """The keyword arguments of containers.create() for one run."""
+    def container_config(self, spec: RunSpec, job_dir: Path, run_id: str) -> dict[str, Any]:
+        """The keyword arguments of containers.create() for one run of the job folder job_dir."""
         from docker.types import DeviceRequest, LogConfig, Ulimit
 
         memory = f"{spec.memory_mb + HARNESS_OVERHEAD_MB}m"
-        # TJ_SECCOMP: the supervisor installs our syscall filter (the process backend's, via
-        # bwrap) on top of the engine's default profile.
-        env = harness_env({"PYTHONPATH": JUDGE_INSIDE, "TJ_ISOLATED": "1", "TJ_SECCOMP": "1"})
+        env = harness_env({"PYTHONPATH": JUDGE_INSIDE})
         config: dict[str, Any] = {
             "image": self.image,
-            "command": [self.python, "-m", "sandbox.harness.supervisor", f"{JOB_INSIDE}/job.json", "1"],
+            "command": [self.python, "-m", "sandbox.harness.supervisor",
+                        f"{JOB_INSIDE}/{protocol.JOB_FILE}", "1"],
             "user": f"{self.uid}:{self.uid}",
             "environment": env,
             "working_dir": "/tmp",
@@ -92,7 +91,7 @@ class DockerSandbox:
                 "/tmp": f"rw,nosuid,nodev,size={spec.tmp_mb}m,mode=1777",
                 "/dev/shm": "rw,nosuid,nodev,noexec,size=64m",
             },
-            "volumes": {str(spec.job_dir): {"bind": JOB_INSIDE, "mode": "ro"}},
+            "volumes": {str(job_dir): {"bind": JOB_INSIDE, "mode": "ro"}},
             "cap_drop": ["ALL"],
             "security_opt": ["no-new-privileges:true"],
             "mem_limit": memory,
@@ -125,14 +124,25 @@ class DockerSandbox:
         return config
 
     def run(self, spec: RunSpec) -> RunResult:
-        """Create, attach, start; read results from stdout; kill at the wall-clock limit."""
+        """Lay out the job, create, attach, start; read results from stdout; kill at the wall-clock
+        limit; remove the container and the job folder."""
         run_id = uuid.uuid4().hex[:12]
-        container = self.client.containers.create(**self.container_config(spec, run_id))
+        # The supervisor is pid 1 of its own pid namespace, and installs our syscall filter (the
+        # process backend's, via bwrap) on top of the engine's default profile itself.
+        job = replace(spec.job, workdir="/tmp", isolated=True, install_seccomp=True)
+        job_dir = write_job(spec, job, spec.work_root)
+        try:
+            return self._run(spec, job_dir, run_id)
+        finally:
+            shutil.rmtree(job_dir, ignore_errors=True)
+
+    def _run(self, spec: RunSpec, job_dir: Path, run_id: str) -> RunResult:
+        container = self.client.containers.create(**self.container_config(spec, job_dir, run_id))
         start = time.monotonic()
         r, w = os.pipe()
         reader = ResultReader(r, spec.output_bytes + (4 << 20), spec.on_message)
         stderr = bytearray()
-        killed: str | None = None
+        killed: Ending | None = None
         exit_code: int | None = None
         oom = False
         try:
@@ -156,9 +166,9 @@ class DockerSandbox:
                 if not waiter.is_alive():
                     break
                 if reader.over_budget:
-                    killed = "output"
+                    killed = Ending.RUN_OUTPUT
                 elif time.monotonic() > deadline:
-                    killed = "wall"
+                    killed = Ending.RUN_WALL
                 if killed:
                     _quietly(container.kill)
                     waiter.join(timeout=30)
@@ -170,11 +180,8 @@ class DockerSandbox:
             oom = bool((container.attrs or {}).get("State", {}).get("OOMKilled"))
         finally:
             _quietly(lambda: container.remove(force=True))
-        if reader.over_budget and not killed:
-            killed = "output"
-        return RunResult(
-            messages=reader.messages, blobs=reader.blobs, exit_code=exit_code,
-            wall_s=time.monotonic() - start, killed=killed, protocol_error=reader.error,
+        return reader.result(
+            exit_code=exit_code, wall_s=time.monotonic() - start, stopped=killed,
             stderr_tail=bytes(stderr[-STDERR_KEEP:]).decode("utf-8", "replace"), oom_killed=oom,
         )
 

@@ -19,15 +19,17 @@ import subprocess
 import sys
 import tempfile
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
-from sandbox import seccomp
+from sandbox import protocol, seccomp
 from sandbox.backends.base import (
     HARNESS_ROOT,
     RunResult,
     RunSpec,
     harness_env,
     run_with_channel,
+    write_job,
 )
 from sandbox.cgroups import Cgroup, CgroupLimits, CgroupUnavailable
 
@@ -144,13 +146,9 @@ class ProcessSandbox:
                 args += ["--ro-bind", target, target]
         return args
 
-    def inside_job_dir(self, job_dir: Path) -> str:
-        """Where the job directory appears inside the sandbox."""
-        return JOB_INSIDE
-
-    def argv(self, spec: RunSpec, result_fd: int, seccomp_fd: int | None = None,
-             job_dir: Path | None = None) -> list[str]:
-        """The bwrap command line for one run."""
+    def argv(self, spec: RunSpec, job_dir: Path, result_fd: int,
+             seccomp_fd: int | None = None) -> list[str]:
+        """The bwrap command line for one run of the job folder job_dir (shown at /job)."""
         assert self.bwrap
         args = [
             self.bwrap,
@@ -176,7 +174,7 @@ class ProcessSandbox:
             args += ["--ro-bind", root, root]
         args += [
             "--ro-bind", str(HARNESS_ROOT / "sandbox"), f"{JUDGE_INSIDE}/sandbox",
-            "--ro-bind", str(job_dir or spec.job_dir), JOB_INSIDE,
+            "--ro-bind", str(job_dir), JOB_INSIDE,
             "--proc", "/proc",
             "--dev", "/dev",
         ]
@@ -188,29 +186,25 @@ class ProcessSandbox:
         ]
         if seccomp_fd is not None:
             args += ["--seccomp", str(seccomp_fd)]
-        extra = {"PYTHONPATH": JUDGE_INSIDE, "TJ_ISOLATED": "1"}
+        extra = {"PYTHONPATH": JUDGE_INSIDE}
         if spec.gpus:
             extra["CUDA_VISIBLE_DEVICES"] = ",".join(str(i) for i in spec.gpus)
         for key, value in harness_env(extra).items():
             args += ["--setenv", key, value]
         args += [
             sys.executable, "-m", "sandbox.harness.supervisor",
-            f"{JOB_INSIDE}/job.json", str(result_fd),
+            f"{JOB_INSIDE}/{protocol.JOB_FILE}", str(result_fd),
         ]
         return args
 
-    def _stage(self, job_dir: Path) -> Path | None:
-        """A copy of the job the sandbox uid can reach (ours may sit under a private folder)."""
+    def _job_parent(self, spec: RunSpec) -> Path:
+        """Where this run's job folder goes: somewhere the sandbox uid can reach (ours may sit
+        under a private folder), else the caller's work root."""
         if not self.drop_uid:
-            return None
+            return spec.work_root
         STAGING_ROOT.mkdir(mode=0o711, exist_ok=True)
         os.chmod(STAGING_ROOT, 0o711)
-        stage = Path(tempfile.mkdtemp(prefix="job-", dir=STAGING_ROOT))
-        shutil.copytree(job_dir, stage, symlinks=True, dirs_exist_ok=True)
-        for path in [stage, *stage.rglob("*")]:
-            if not path.is_symlink():
-                os.chmod(path, 0o755 if path.is_dir() else 0o644)
-        return stage
+        return STAGING_ROOT
 
     def _cgroup(self, spec: RunSpec) -> Cgroup | None:
         limits = CgroupLimits(memory_mb=spec.memory_mb + HARNESS_OVERHEAD_MB, pids=spec.pids,
@@ -232,7 +226,9 @@ class ProcessSandbox:
         if not self.bwrap:
             raise BubblewrapUnavailable("bubblewrap (bwrap) is not installed")
         self._settle_uid()
-        stage = self._stage(spec.job_dir)
+        # In its own pid namespace (--as-pid-1), the supervisor may kill whatever is left.
+        job = replace(spec.job, workdir="/tmp", isolated=True, install_seccomp=False)
+        job_dir = write_job(spec, job, self._job_parent(spec))
         group = self._cgroup(spec)
         filter_fd = seccomp.memfd_with(seccomp.sandbox_filter())
 
@@ -251,7 +247,7 @@ class ProcessSandbox:
 
         try:
             result = run_with_channel(
-                lambda fd: self.argv(spec, fd, filter_fd, stage), spec, env=harness_env(),
+                lambda fd: self.argv(spec, job_dir, fd, filter_fd), spec, env=harness_env(),
                 preexec=limits, extra_fds=(filter_fd,),
             )
         finally:
@@ -260,8 +256,7 @@ class ProcessSandbox:
                 oom = group.oom_killed()
                 group.kill_all()
                 group.remove()
-            if stage is not None:
-                shutil.rmtree(stage, ignore_errors=True)
+            shutil.rmtree(job_dir, ignore_errors=True)
         if group is not None:
             result.oom_killed = oom
         return result

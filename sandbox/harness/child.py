@@ -20,6 +20,7 @@ from sandbox import protocol
 from sandbox.harness import CaseContext, RuleViolation, WrongAnswer
 from sandbox.harness.loader import CompileFailure, load_submission, student_traceback
 from sandbox.harness.rules import RuleTracer
+from sandbox.protocol import CaseSpec, ChildResult, Ending, Job
 
 DTYPES = {
     "float32": torch.float32,
@@ -69,37 +70,40 @@ def _plain_outputs(outputs: Any) -> tuple[dict[str, torch.Tensor], dict[str, str
     return plain, devices
 
 
-def run_case(job: dict[str, Any], case: dict[str, Any], send: Callable[[bytes], None], go_fd: int) -> None:
+def run_case(job: Job, root: Path, case: CaseSpec, send: Callable[[bytes], None], go_fd: int) -> None:
     """Run one case and send its result; always sends exactly one result message."""
-    result: dict[str, Any] = {"type": "result", "case": case["name"]}
+    ending, message = Ending.OK, ""
+    graded: dict[str, str] = {}
+    notes: list[str] = []
+    meta: dict[str, dict[str, bool]] = {}
+    devices: dict[str, str] = {}
     blob: bytes | None = None
-    submission_dir = job["submission_dir"]
+    submission_dir = str(root / job.submission_dir)
     tracer: RuleTracer | None = None
+    thunk: Callable[[], Any] | None = None
     try:
         import safetensors.torch as st
 
         # Bound before the student's code loads, so patching these names later changes nothing.
-        sync = torch.cuda.synchronize if case["device"] == "cuda" else (lambda: None)
+        sync = torch.cuda.synchronize if case.device == "cuda" else (lambda: None)
         clock = time.perf_counter_ns
-        driver = load_driver(job["driver"])
-        loaded = load_submission(submission_dir, job["entry_points"], job.get("single_module"))
+        driver = load_driver(str(root / job.driver))
+        loaded = load_submission(submission_dir, job.entry_points, job.single_module)
         sub = loaded.namespace
-        result["graded"] = loaded.graded
-        result["notes"] = loaded.notes
+        graded, notes = loaded.graded, loaded.notes
         ctx = CaseContext(
-            name=case["name"],
-            params=dict(case["params"]),
-            dtype=DTYPES[case["dtype"]],
-            device=case["device"],
-            visibility=case["visibility"],
-            seed=int(case["seed"]),
-            mutable_inputs=list(case.get("mutable_inputs", [])),
+            name=case.name,
+            params=dict(case.params),
+            dtype=DTYPES[case.dtype],
+            device=case.device,
+            visibility=case.visibility,
+            seed=case.seed,
+            mutable_inputs=list(case.mutable_inputs),
         )
         torch.manual_seed(ctx.seed)
         inputs = driver.generate_inputs(ctx, ctx.seed)
         before, before_meta = _snapshot_inputs(inputs)
-        rules = job.get("rules", {})
-        tracer = RuleTracer(rules.get("forbidden_calls", []), bool(rules.get("forbid_autograd")))
+        tracer = RuleTracer(job.rules.forbidden_calls, job.rules.forbid_autograd)
         with tracer:
             outputs = driver.run(sub, inputs, ctx)
             stack_ok = torch._C._len_torch_function_stack() == 1
@@ -108,43 +112,51 @@ def run_case(job: dict[str, Any], case: dict[str, Any], send: Callable[[bytes], 
         if not stack_ok or not tracer.intact():
             raise RuleViolation("the submission tampered with the judge's torch function tracing")
         tensors, devices = _plain_outputs(outputs)
-        if job["mode"] == "reference":
+        if job.mode == "reference":
             tensors.update(before)
-            result["input_meta"] = before_meta
+            meta = before_meta
         else:
-            after, after_meta = _snapshot_inputs(inputs)
+            after, meta = _snapshot_inputs(inputs)
             tensors.update(after)
-            result["input_meta"] = after_meta
-        result["devices"] = devices
         blob = st.save(tensors)
-        result["status"] = "ok"
-        if case.get("timed"):
+        if case.timed:
             thunk = driver.timed(sub, inputs, ctx) if hasattr(driver, "timed") else (
                 lambda: driver.run(sub, inputs, ctx)
             )
-            send(protocol.encode_json(result))
-            send(protocol.encode(protocol.TENSORS, blob))
-            blob = None
-            _timing_loop(thunk, sync, clock, send, go_fd, tracer, case["device"])
-            return
-    except RuleViolation as exc:
-        result.update(status="rule_violation", message=str(exc))
-    except CompileFailure as exc:
-        result.update(status="compile_error", message=str(exc))
-    except WrongAnswer as exc:
-        result.update(status="wrong", message=str(exc))
-    except MemoryError:
-        result.update(status="oom", message="MemoryError")
     except BaseException as exc:  # noqa: BLE001 - a crash in student code is a verdict
-        if tracer is not None and tracer.violations:
-            result.update(status="rule_violation", message=tracer.violations[0])
-        else:
-            text = student_traceback(exc, submission_dir)
-            oom = any(m in str(exc) for m in _OOM_MARKERS)
-            result.update(status="oom" if oom else "error", message=text)
-    send(protocol.encode_json(result))
-    if blob is not None:
-        send(protocol.encode(protocol.TENSORS, blob))
+        ending, message = _classify(exc, tracer, submission_dir)
+    ok = ending is Ending.OK
+    result = ChildResult(case=case.name, ending=ending, message=message, graded=graded,
+                         notes=notes, input_meta=meta if ok else {}, devices=devices if ok else {},
+                         tensors=ok)
+    send(protocol.encode_json(result.encode()))
+    if not ok or blob is None:
+        return
+    send(protocol.encode(protocol.TENSORS, blob))
+    if thunk is None or tracer is None:
+        return
+    try:
+        _timing_loop(thunk, sync, clock, send, go_fd, tracer, case.device)
+    except BaseException as exc:  # noqa: BLE001 - a second result: the supervisor decides
+        ending, message = _classify(exc, tracer, submission_dir)
+        late = ChildResult(case=case.name, ending=ending, message=message, graded=graded, notes=notes)
+        send(protocol.encode_json(late.encode()))
+
+
+def _classify(exc: BaseException, tracer: RuleTracer | None, submission_dir: str) -> tuple[Ending, str]:
+    """How an exception out of the driver or the submission ends the case, and its message."""
+    if isinstance(exc, RuleViolation):
+        return Ending.RULE_VIOLATION, str(exc)
+    if isinstance(exc, CompileFailure):
+        return Ending.COMPILE_ERROR, str(exc)
+    if isinstance(exc, WrongAnswer):
+        return Ending.WRONG, str(exc)
+    if isinstance(exc, MemoryError):
+        return Ending.OOM, "MemoryError"
+    if tracer is not None and tracer.violations:
+        return Ending.RULE_VIOLATION, tracer.violations[0]
+    oom = any(m in str(exc) for m in _OOM_MARKERS)
+    return (Ending.OOM if oom else Ending.ERROR), student_traceback(exc, submission_dir)
 
 
 def _timing_loop(
@@ -207,15 +219,14 @@ def _mapped_bytes() -> int:
         return 0
 
 
-def child_main(job: dict[str, Any], case: dict[str, Any], msg_fd: int, go_fd: int) -> None:
+def child_main(job: Job, root: Path, case: CaseSpec, msg_fd: int, go_fd: int) -> None:
     """Entry point of the forked child; never returns."""
     code = 0
     try:
-        limit_mb = job.get("limits", {}).get("address_space_mb")
-        if limit_mb and case["device"] != "cuda":
-            lim = _mapped_bytes() + (int(limit_mb) << 20)
+        if case.device != "cuda":
+            lim = _mapped_bytes() + (job.limits.address_space_mb << 20)
             resource.setrlimit(resource.RLIMIT_AS, (lim, lim))
-        os.chdir(job.get("workdir", "/tmp"))
+        os.chdir(job.workdir or str(root))
 
         def send(data: bytes) -> None:
             # Flush the student's prints first, so they are captured before the case ends.
@@ -226,7 +237,7 @@ def child_main(job: dict[str, Any], case: dict[str, Any], msg_fd: int, go_fd: in
                     pass
             protocol.write_all(msg_fd, data)
 
-        run_case(job, case, send, go_fd)
+        run_case(job, root, case, send, go_fd)
     except BaseException:  # noqa: BLE001
         code = 3
     finally:

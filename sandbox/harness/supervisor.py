@@ -16,13 +16,13 @@ import signal
 import sys
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from pathlib import Path
 
 from sandbox import protocol
+from sandbox.protocol import CaseResult, CaseSpec, ChildResult, Ending, Job, TimingSample
 
 PR_SET_DUMPABLE = 4
-# Set by the isolating backends only: this process runs in the sandbox's own pid namespace.
-ISOLATED = os.environ.get("TJ_ISOLATED") == "1"
 
 
 def _non_dumpable() -> None:
@@ -59,30 +59,33 @@ class _OutputDrain(threading.Thread):
 class Supervisor:
     """Runs every case of a job and writes framed results to the result fd."""
 
-    def __init__(self, job: dict[str, Any], result_fd: int) -> None:
+    def __init__(self, job: Job, root: Path, result_fd: int) -> None:
         self.job = job
+        self.root = root  # the job folder: the job's relative paths start here
         self.result_fd = result_fd
-        limits = job.get("limits", {})
-        self.output_bytes = int(limits.get("output_bytes", 64 << 20))
-        self.stdout_keep = int(limits.get("stdout_bytes", 64 << 10))
-        self.stdout_kill = int(limits.get("stdout_kill_bytes", 16 << 20))
-        self.case_time_s = float(limits.get("case_time_s", 30.0))
         self.current_case = ""
 
-    def emit(self, obj: dict[str, Any], blob: bytes | None = None) -> None:
+    def emit(self, obj: dict[str, object]) -> None:
+        """One JSON frame on the result channel."""
         protocol.write_all(self.result_fd, protocol.encode_json(obj))
-        if blob is not None:
-            protocol.write_all(self.result_fd, protocol.encode(protocol.TENSORS, blob))
+
+    def emit_result(self, result: CaseResult) -> None:
+        """A case result, and the tensor frame that belongs to it right after."""
+        head, tensors = result.encode()
+        protocol.write_all(self.result_fd, head + (tensors or b""))
 
     def run(self) -> None:
+        """Every case in order, framed by hello and done."""
         self.emit({"type": "hello", "pid": os.getpid()})
-        for case in self.job["cases"]:
-            self.emit({"type": "case_start", "case": case["name"]})
-            self.run_case(case)
+        for case in self.job.cases:
+            self.emit({"type": "case_start", "case": case.name})
+            self.emit_result(self.run_case(case))
         self.emit({"type": "done"})
 
-    def run_case(self, case: dict[str, Any]) -> None:
-        self.current_case = case["name"]
+    def run_case(self, case: CaseSpec) -> CaseResult:
+        """Fork the child for one case, watch it, and say how the case ended."""
+        limits = self.job.limits
+        self.current_case = case.name
         msg_r, msg_w = os.pipe()
         go_r, go_w = os.pipe()
         out_r, out_w = os.pipe()
@@ -98,31 +101,29 @@ class Supervisor:
                 # result fd and anything else the supervisor holds are gone before student code.
                 _close_all_but((0, 1, 2, msg_w, go_r))
                 os.setpgid(0, 0)
-                _harden_child(supervisor_pid)
+                _harden_child(supervisor_pid, self.job.isolated)
                 from sandbox.harness.child import child_main
 
-                child_main(self.job, case, msg_w, go_r)
+                child_main(self.job, self.root, case, msg_w, go_r)
             finally:
                 os._exit(4)
         for fd in (msg_w, go_r, out_w):
             os.close(fd)
-        drain = _OutputDrain(out_r, self.stdout_keep)
+        drain = _OutputDrain(out_r, limits.stdout_bytes)
         drain.start()
-        report: dict[str, Any] = {"type": "case_result", "case": case["name"]}
-        blob: bytes | None = None
-        deadline = time.monotonic() + self.case_time_s
-        killed: str | None = None
+        deadline = time.monotonic() + limits.case_time_s
+        killed: Ending | None = None
 
         def watchdog() -> None:
             nonlocal killed
             while time.monotonic() < deadline:
                 if stop.wait(0.05):
                     return
-                if drain.total > self.stdout_kill:
-                    killed = "output_limit"
+                if drain.total > limits.stdout_kill_bytes:
+                    killed = Ending.OUTPUT_FLOOD
                     break
             else:
-                killed = killed or "timeout"
+                killed = killed or Ending.CASE_TIMEOUT
             _kill_group(pid)
             aborted.set()
 
@@ -145,32 +146,31 @@ class Supervisor:
 
         dog = threading.Thread(target=watchdog, daemon=True)
         dog.start()
+        child: ChildResult | None = None
+        tensors: bytes | None = None
+        timing: TimingSample | None = None
+        error: str | None = None
         try:
-            frame = protocol.read_frame(msg_r, self.output_bytes, wait)
-            if frame is not None and frame[0] == protocol.JSON:
-                result = json.loads(frame[1])
-                if isinstance(result, dict) and result.get("type") == "result":
-                    report["child"] = result
-                    if result.get("status") == "ok":
-                        tensors = protocol.read_frame(msg_r, self.output_bytes, wait)
-                        if tensors is None or tensors[0] != protocol.TENSORS:
-                            raise protocol.ProtocolError("the child sent no output tensors")
-                        blob = _checked_safetensors(tensors[1])
-                        if case.get("timed"):
-                            timing = self.time_child(msg_r, go_w, wait)
-                            if "rule_violation" in timing:  # broke a rule while being timed
-                                report["child"] = {**result, "status": "rule_violation",
-                                                   "message": timing["rule_violation"]}
-                                blob = None
-                            else:
-                                report["timing"] = timing
-                else:
-                    report["protocol_error"] = "the child's first message was not a result"
-        except (protocol.ProtocolError, ValueError, json.JSONDecodeError) as exc:
-            report["protocol_error"] = str(exc)
-            blob = None
+            child = self.read_result(msg_r, wait)
+            if child is not None and child.tensors:
+                tensors = self.read_tensors(msg_r, wait)
+                if case.timed:
+                    timed = self.time_child(msg_r, go_w, wait)
+                    if isinstance(timed, str):  # broke a rule while being timed
+                        child = ChildResult(case=child.case, ending=Ending.RULE_VIOLATION,
+                                            message=timed, graded=child.graded, notes=child.notes)
+                        tensors = None
+                    else:
+                        timing = timed
+        except protocol.ProtocolError as exc:
+            error, tensors, timing = str(exc), None, None
         finally:
             _close(go_w)
+            if not reaped:
+                done, early = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    reaped.append(early)
+            ours = not reaped  # still alive: it dies by our hand
             _kill_group(pid)
             status = reaped[0] if reaped else os.waitpid(pid, 0)[1]
             stop.set()
@@ -178,20 +178,51 @@ class Supervisor:
             drain.join(timeout=2)
             _close(msg_r)
             _close(out_r)
-            if ISOLATED:
-                report["strays_killed"] = kill_strays()
-        report["exit_status"] = _describe_status(status)
-        report["killed"] = killed
-        report["stdout"] = drain.data.decode("utf-8", "replace")
-        report["stdout_total_bytes"] = drain.total
-        self.emit(report, blob)
+        sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+        code = None if sig is not None else (os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1)
+        # After a protocol error, a SIGKILL of ours says nothing about the child: the error does.
+        ending, message = _ending(killed, child, error, None if ours and error else sig)
+        return CaseResult(
+            case=case.name, ending=ending, message=message, child=child,
+            timing=timing if ending is Ending.OK else None, signal=sig, exit_code=code,
+            stdout=drain.data.decode("utf-8", "replace"), stdout_total_bytes=drain.total,
+            strays_killed=kill_strays() if self.job.isolated else None,
+            tensors=tensors if ending is Ending.OK else None,
+        )
 
-    def time_child(self, msg_r: int, go_w: int, wait: Any) -> dict[str, Any]:
-        """Warm-up then timed repeats; each iteration's time is taken here, not in the child."""
-        timing = self.job.get("timing", {})
-        warmup, repeats = int(timing.get("warmup", 2)), int(timing.get("repeats", 5))
-        frame = protocol.read_frame(msg_r, protocol.MAX_JSON_BYTES, wait)
-        if frame is None or json.loads(frame[1]).get("type") != "timing_ready":
+    def read_result(self, msg_r: int, wait: Callable[[int], None]) -> ChildResult | None:
+        """The child's first message, which must be its result (None: it sent nothing)."""
+        frame = protocol.read_frame(msg_r, self.job.limits.output_bytes, wait)
+        if frame is None:
+            return None
+        msg = protocol.decode_child_message(frame[1]) if frame[0] == protocol.JSON else None
+        if not isinstance(msg, ChildResult):
+            raise protocol.ProtocolError("the child's first message was not a result")
+        if msg.case != self.current_case:
+            raise protocol.ProtocolError("the child's result names another case")
+        return msg
+
+    def read_tensors(self, msg_r: int, wait: Callable[[int], None]) -> bytes:
+        """The tensor frame the child's ok result announced."""
+        frame = protocol.read_frame(msg_r, self.job.limits.output_bytes, wait)
+        if frame is None or frame[0] != protocol.TENSORS:
+            raise protocol.ProtocolError("the child sent no output tensors")
+        return _checked_safetensors(frame[1])
+
+    def time_child(self, msg_r: int, go_w: int, wait: Callable[[int], None]) -> TimingSample | str:
+        """Warm-up then timed repeats; each iteration's time is taken here, not in the child.
+
+        Returns the sample, or the child's rule-violation message if it broke a rule meanwhile.
+        """
+        warmup, repeats = self.job.timing.warmup, self.job.timing.repeats
+
+        def reply() -> ChildResult | str | tuple[str, int]:
+            frame = protocol.read_frame(msg_r, protocol.MAX_JSON_BYTES, wait)
+            if frame is None or frame[0] != protocol.JSON:
+                raise protocol.ProtocolError("the child stopped during timing")
+            return protocol.decode_child_message(frame[1])
+
+        if reply() != "timing_ready":
             raise protocol.ProtocolError("the child did not start timing")
         trusted_ns: list[int] = []
         self_ns: list[int] = []
@@ -204,21 +235,36 @@ class Supervisor:
                 nonce = os.urandom(8)
             t0 = time.perf_counter_ns()
             protocol.write_all(go_w, nonce)
-            frame = protocol.read_frame(msg_r, protocol.MAX_JSON_BYTES, wait)
+            msg = reply()
             t1 = time.perf_counter_ns()
-            if frame is None:
-                raise protocol.ProtocolError("the child stopped during timing")
-            msg = json.loads(frame[1])
-            if msg.get("type") == "result" and msg.get("status") == "rule_violation":
-                return {"rule_violation": str(msg.get("message", ""))[:4000]}
-            if msg.get("type") != "tock" or msg.get("nonce") != nonce.hex():
+            if isinstance(msg, ChildResult) and msg.ending is Ending.RULE_VIOLATION:
+                return msg.message[:4000]
+            if not isinstance(msg, tuple) or msg[0] != nonce.hex():
                 raise protocol.ProtocolError("timing reply out of sequence")
             if i >= warmup:
                 trusted_ns.append(t1 - t0)
-                self_ns.append(int(msg.get("self_ns", 0)))
+                self_ns.append(msg[1])
         self.emit({"type": "timing_mark", "case": self.current_case, "mark": "end"})
         protocol.write_all(go_w, b"\0" * 8)
-        return {"trusted_ns": trusted_ns, "self_ns": self_ns}
+        return TimingSample(trusted_ns=trusted_ns, self_ns=self_ns)
+
+
+def _ending(killed: Ending | None, child: ChildResult | None, error: str | None,
+            sig: int | None) -> tuple[Ending, str]:
+    """How the case ended, in order of precedence: our own kill, a result that went wrong
+    afterwards, the child's own result, its death (sig: None when we killed it), a protocol
+    error, its exit."""
+    if killed is not None:
+        return killed, ""
+    if child is not None and error is not None:
+        return Ending.PROTOCOL_ERROR, error
+    if child is not None:
+        return child.ending, child.message
+    if sig is not None:
+        return (Ending.CPU_LIMIT if sig == signal.SIGXCPU else Ending.SIGNALED), ""
+    if error is not None:
+        return Ending.PROTOCOL_ERROR, error
+    return Ending.EXITED, ""
 
 
 def _checked_safetensors(blob: bytes) -> bytes:
@@ -228,7 +274,10 @@ def _checked_safetensors(blob: bytes) -> bytes:
     n = int.from_bytes(blob[:8], "little")
     if n > min(len(blob) - 8, 16 << 20):
         raise protocol.ProtocolError("output tensors have a malformed header")
-    header = json.loads(blob[8 : 8 + n])
+    try:
+        header = json.loads(blob[8 : 8 + n])
+    except ValueError:
+        header = None
     if not isinstance(header, dict):
         raise protocol.ProtocolError("output tensors have a malformed header")
     return blob
@@ -245,7 +294,7 @@ def _close_all_but(keep: tuple[int, ...]) -> None:
             _close(fd)
 
 
-def _harden_child(supervisor_pid: int) -> None:
+def _harden_child(supervisor_pid: int, isolated: bool) -> None:
     """In the forked child, before any student code: no signals to the supervisor or init, and
     the child is the one the OOM killer picks first."""
     try:
@@ -258,14 +307,14 @@ def _harden_child(supervisor_pid: int) -> None:
 
         seccomp.install(seccomp.child_filter(supervisor_pid))
     except Exception:  # noqa: BLE001 - any failure to protect the supervisor
-        if ISOLATED:  # inside the sandbox an unprotected supervisor is not acceptable
+        if isolated:  # inside the sandbox an unprotected supervisor is not acceptable
             os._exit(5)
 
 
 def kill_strays() -> int:
     """SIGKILL every process of the sandbox except the supervisor and the namespace's init.
 
-    Only valid inside the sandbox's own pid namespace (ISOLATED): there, every other process is
+    Only valid inside the sandbox's own pid namespace (job.isolated): there, every other process is
     a leftover of the student's (double-forked, setsid'd, daemonised, ...)."""
     me, count = os.getpid(), 0
     for _ in range(20):
@@ -316,17 +365,16 @@ def _close(fd: int) -> None:
         pass
 
 
-def _describe_status(status: int) -> dict[str, Any]:
-    if os.WIFSIGNALED(status):
-        return {"signal": os.WTERMSIG(status)}
-    return {"code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1}
-
-
 def main(argv: list[str]) -> int:
     """Read the job, make this process non-dumpable, run every case."""
-    job_path, result_fd = argv[1], int(argv[2])
+    job_path, result_fd = Path(argv[1]), int(argv[2])
     _non_dumpable()
-    if os.environ.get("TJ_SECCOMP") == "1":
+    try:
+        job = Job.decode(job_path.read_bytes())
+    except (OSError, protocol.ProtocolError) as exc:
+        print(f"refusing to run: unreadable job file: {exc}", file=sys.stderr)
+        return 4
+    if job.install_seccomp:
         # The docker backend cannot hand bwrap a filter: install the same one ourselves, while
         # this is the only thread, so everything forked later inherits it.
         from sandbox import seccomp
@@ -342,14 +390,12 @@ def main(argv: list[str]) -> int:
         result_fd = os.dup(1)
         os.dup2(2, 1)
     os.set_inheritable(result_fd, False)
-    with open(job_path) as f:
-        job = json.load(f)
     # Import torch once here so each forked child starts warm; CUDA is never initialised here.
     import safetensors.torch  # noqa: F401
     import torch  # noqa: F401
 
     try:
-        Supervisor(job, result_fd).run()
+        Supervisor(job, job_path.parent, result_fd).run()
     except BrokenPipeError:
         os._exit(1)
     os.close(result_fd)

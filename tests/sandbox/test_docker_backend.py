@@ -5,7 +5,6 @@ image offline)."""
 
 from __future__ import annotations
 
-import json
 import socket
 import struct
 from pathlib import Path
@@ -16,6 +15,8 @@ import pytest
 from sandbox import protocol
 from sandbox.backends.base import RunSpec
 from sandbox.backends.docker import DockerSandbox
+from sandbox.protocol import CaseResult, ChildResult, Ending, Job
+from tests.sandbox.jobs import empty_job
 
 
 class FakeContainer:
@@ -84,15 +85,18 @@ class FakeClient:
 
 
 def _spec(tmp_path: Path, gpus: list[int] | None = None) -> RunSpec:
-    return RunSpec(job_dir=tmp_path, wall_time_s=10, memory_mb=1024, output_bytes=1 << 20,
-                   tmp_mb=64, pids=128, gpus=gpus or [])
+    return RunSpec(job=empty_job(), driver=b"", files={"solution.py": b""}, work_root=tmp_path,
+                   wall_time_s=10, memory_mb=1024, output_bytes=1 << 20, tmp_mb=64, pids=128,
+                   gpus=gpus or [])
 
 
 def _frames() -> bytes:
+    child = ChildResult(case="c1", ending=Ending.OK, tensors=True)
+    head, tensors = CaseResult(case="c1", ending=Ending.OK, child=child, tensors=b"blob").encode()
+    assert tensors is not None
     return b"".join([
         protocol.encode_json({"type": "hello", "pid": 1}),
-        protocol.encode_json({"type": "case_result", "case": "c1", "child": {"status": "ok"}}),
-        protocol.encode(protocol.TENSORS, b"blob"),
+        head, tensors,
         protocol.encode_json({"type": "done"}),
     ])
 
@@ -100,7 +104,7 @@ def _frames() -> bytes:
 def test_fake_client_records_a_locked_down_container_config(tmp_path: Path) -> None:
     container = FakeContainer([])
     sandbox = DockerSandbox("tj-sandbox:test", client=FakeClient(container))
-    cfg = sandbox.container_config(_spec(tmp_path), "run1")
+    cfg = sandbox.container_config(_spec(tmp_path), tmp_path, "run1")
     assert cfg["network_mode"] == "none"
     assert cfg["read_only"] is True
     assert cfg["cap_drop"] == ["ALL"]
@@ -117,14 +121,12 @@ def test_fake_client_records_a_locked_down_container_config(tmp_path: Path) -> N
     assert cfg["init"] is False
     assert "runtime" not in cfg and "device_requests" not in cfg
     env = cfg["environment"]
-    assert env["TJ_ISOLATED"] == "1"
-    assert env["TJ_SECCOMP"] == "1"  # the supervisor installs our filter itself
-    assert not any(k.startswith("TENSORJUDGE_") for k in env)
+    assert not any(k.startswith(("TENSORJUDGE_", "TJ_")) for k in env)
 
 
 def test_fake_client_records_gpus_and_gvisor_runtime(tmp_path: Path) -> None:
     sandbox = DockerSandbox("img", runtime="runsc", client=FakeClient(FakeContainer([])))
-    cfg = sandbox.container_config(_spec(tmp_path, gpus=[1, 3]), "run2")
+    cfg = sandbox.container_config(_spec(tmp_path, gpus=[1, 3]), tmp_path, "run2")
     assert cfg["runtime"] == "runsc"
     (req,) = cfg["device_requests"]
     assert req["DeviceIDs"] == ["1", "3"]
@@ -142,16 +144,42 @@ def test_fake_client_run_reads_results_from_stdout_only(tmp_path: Path) -> None:
     container = FakeContainer(chunks, oom=True)
     client = FakeClient(container)
     result = DockerSandbox("img", client=client).run(_spec(tmp_path))
-    assert [m["type"] for m in result.messages] == ["hello", "case_result", "done"]
-    assert not any(m.get("forged") for m in result.messages)
-    assert result.blobs == {"c1": b"blob"}
+    assert result.started and result.protocol_error is None
+    assert list(result.cases) == ["c1"]
+    assert result.cases["c1"].tensors == b"blob"  # the tensor frame belongs to its result
     assert result.oom_killed is True
-    assert result.exit_code == 0 and result.killed is None
+    assert result.exit_code == 0 and result.stopped is None
     assert "warning" in result.stderr_tail
     assert container.attach_params is not None and container.attach_params["stdout"] == 1
     assert container.removed
     assert container.sock is not None and container.sock.fileno() == -1  # closed by the backend
     assert len(client.created) == 1
+    # The backend laid the job out itself (relative paths, its own switches) and removed it.
+    mount = next(iter(client.created[0]["volumes"]))
+    assert Path(mount).parent == tmp_path and not Path(mount).exists()
+
+
+def test_fake_client_job_file_carries_the_backend_switches(tmp_path: Path) -> None:
+    seen: dict[str, Job] = {}
+
+    class Recording(FakeClient):
+        def __init__(self) -> None:
+            super().__init__(FakeContainer([]))
+            outer = self
+
+            class _Containers:
+                def create(self, **kwargs: Any) -> FakeContainer:
+                    job_dir = Path(next(iter(kwargs["volumes"])))
+                    seen["job"] = Job.decode((job_dir / protocol.JOB_FILE).read_bytes())
+                    assert (job_dir / "submission" / "solution.py").exists()
+                    return outer.container
+
+            self.containers = _Containers()
+
+    DockerSandbox("img", client=Recording()).run(_spec(tmp_path))
+    job = seen["job"]
+    assert job.isolated and job.install_seccomp and job.workdir == "/tmp"
+    assert job.driver == "driver.py" and job.submission_dir == "submission"
 
 
 def test_fake_client_unavailable_without_engine() -> None:
@@ -189,12 +217,9 @@ def test_docker_engine_runs_the_harness(tmp_path: Path) -> None:
     ok, why = sandbox.available()
     if not ok:
         pytest.skip(why)
-    tmp_path.chmod(0o755)  # the container's uid 65534 must read the job, as jobs.py arranges
-    (tmp_path / "job.json").write_text(json.dumps({"cases": []}))
-    (tmp_path / "job.json").chmod(0o644)
     result = sandbox.run(_spec(tmp_path))
-    assert [m["type"] for m in result.messages] == ["hello", "done"], result.stderr_tail
-    assert result.exit_code == 0 and result.killed is None
+    assert result.started and not result.cases, result.stderr_tail
+    assert result.exit_code == 0 and result.stopped is None
 
 
 @pytest.mark.docker

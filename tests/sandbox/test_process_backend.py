@@ -9,19 +9,20 @@ import pytest
 
 from sandbox.backends.base import RunSpec
 from sandbox.backends.process import ProcessSandbox, gpu_args
+from tests.sandbox.jobs import empty_job
 
 needs_bwrap = pytest.mark.skipif(ProcessSandbox().bwrap is None, reason="bubblewrap not installed")
 
 
 def _spec(tmp_path: Path, gpus: list[int] | None = None) -> RunSpec:
-    return RunSpec(job_dir=tmp_path, wall_time_s=5, memory_mb=256, output_bytes=1 << 20,
-                   tmp_mb=8, gpus=gpus or [])
+    return RunSpec(job=empty_job(), driver=b"", files={}, work_root=tmp_path, wall_time_s=5,
+                   memory_mb=256, output_bytes=1 << 20, tmp_mb=8, gpus=gpus or [])
 
 
 @needs_bwrap
 def test_argv_isolates_and_passes_no_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TENSORJUDGE_SECRET_KEY", "hunter2")
-    argv = ProcessSandbox().argv(_spec(tmp_path), result_fd=9, seccomp_fd=7)
+    argv = ProcessSandbox().argv(_spec(tmp_path), tmp_path, result_fd=9, seccomp_fd=7)
     joined = " ".join(argv)
     for flag in ("--unshare-all", "--die-with-parent", "--new-session", "--clearenv"):
         assert flag in argv
@@ -32,11 +33,12 @@ def test_argv_isolates_and_passes_no_secrets(tmp_path: Path, monkeypatch: pytest
     assert "hunter2" not in joined and "TENSORJUDGE_" not in joined
     assert argv[-2:] == ["/job/job.json", "9"]
     assert "CUDA_VISIBLE_DEVICES" not in joined
+    assert "TJ_" not in joined  # switches travel in the job file, not the environment
 
 
 @needs_bwrap
 def test_argv_with_gpus_sets_visible_devices(tmp_path: Path) -> None:
-    argv = ProcessSandbox().argv(_spec(tmp_path, gpus=[0, 2]), result_fd=9)
+    argv = ProcessSandbox().argv(_spec(tmp_path, gpus=[0, 2]), tmp_path, result_fd=9)
     i = argv.index("CUDA_VISIBLE_DEVICES")
     assert argv[i - 1] == "--setenv" and argv[i + 1] == "0,2"
 

@@ -8,6 +8,7 @@ import pytest
 
 from sandbox.backends import process
 from sandbox.backends.base import RunSpec
+from tests.sandbox.jobs import empty_job
 
 
 def test_tmpfs_comes_before_binds_under_tmp(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -15,7 +16,9 @@ def test_tmpfs_comes_before_binds_under_tmp(monkeypatch: pytest.MonkeyPatch, tmp
     box = process.ProcessSandbox(uid=0)
     if not box.bwrap:
         box.bwrap = "/usr/bin/bwrap"  # argv building needs only a path
-    argv = box.argv(RunSpec(job_dir=tmp_path, wall_time_s=1, memory_mb=64, output_bytes=1), 3)
+    spec = RunSpec(job=empty_job(), driver=b"", files={}, work_root=tmp_path, wall_time_s=1,
+                   memory_mb=64, output_bytes=1)
+    argv = box.argv(spec, tmp_path, 3)
     tmpfs_at = argv.index("--tmpfs")
     assert argv[tmpfs_at + 1] == "/tmp"
     bind_at = next(i for i, a in enumerate(argv) if a == "--ro-bind" and argv[i + 2] == "/tmp/clone/.venv")
