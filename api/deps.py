@@ -70,10 +70,9 @@ def get_caller(
 ) -> Caller:
     """Resolve the caller once per request, for the API and the pages alike. The token and
     where it came from are kept on request.state for the pages' CSRF check."""
-    if credentials:
-        token, from_cookie = credentials.credentials, False
-    else:
-        token, from_cookie = request.cookies.get(TOKEN_COOKIE) or None, True
+    token: str | None = credentials.credentials if credentials else request.cookies.get(TOKEN_COOKIE)
+    from_cookie = credentials is None
+    token = token or None
     user = user_service.user_for_token(session, token) if token else None
     if user is not None and session.dirty:
         session.commit()  # last_used_at

@@ -186,7 +186,7 @@ def validation_state(version: ProblemVersion) -> ValidationState | None:
     if version.validation is None:
         return None
     try:
-        return ValidationState(version.validation.get("state"))
+        return ValidationState(str(version.validation.get("state")))
     except ValueError:
         return ValidationState.ERROR
 

@@ -164,7 +164,12 @@ def test_progress_is_streamed_while_grading(stack: tuple[Settings, TestClient, s
 
 
 @pytest.mark.sandbox
-def test_uploaded_package_is_validated_by_a_worker(stack: tuple[Settings, TestClient, str], tmp_path: Path) -> None:
+@pytest.mark.parametrize("front", ["api", "page"])
+def test_uploaded_package_is_validated_by_a_worker(
+    stack: tuple[Settings, TestClient, str], tmp_path: Path, front: str
+) -> None:
+    # The compose configuration: the API process has no sandbox; a worker validates uploads
+    # from the JSON API and from the instructor page alike.
     settings, client, _ = stack
     with session_scope(settings.effective_database_url) as session:
         teacher = add_user(session, "tess", Role.INSTRUCTOR)
@@ -176,9 +181,15 @@ def test_uploaded_package_is_validated_by_a_worker(stack: tuple[Settings, TestCl
     settings.broker_visibility_timeout_s = 600  # validation runs longer than the 4 s used above
     worker = start_worker(settings, "validator", tmp_path / "v.log")
     try:
-        r = client.post("/api/v1/admin/problems", files={"package": ("p.tgz", buf.getvalue())}, headers=auth(teacher))
-        assert r.status_code == 202, r.text
-        vid = r.json()["version"]["id"]
+        files = {"package": ("p.tgz", buf.getvalue())}
+        if front == "api":
+            r = client.post("/api/v1/admin/problems", files=files, headers=auth(teacher))
+            assert r.status_code == 202, r.text
+            vid = r.json()["version"]["id"]
+        else:
+            r = client.post("/instructor/problems", files=files, headers=auth(teacher), follow_redirects=False)
+            assert r.status_code == 303, r.text
+            vid = int(r.headers["location"].split("version=")[1].split("&")[0])
 
         def report() -> dict:  # type: ignore[type-arg]
             versions = client.get("/api/v1/admin/problems/tiny-add/versions", headers=auth(teacher)).json()
