@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -28,7 +27,7 @@ def _fail(message: str, code: int = 2) -> None:
 def print_report(report: GradeReport, as_json: bool) -> None:
     """One JSON object, or a human-readable table."""
     if as_json:
-        typer.echo(json.dumps(report.model_dump(mode="json")))
+        typer.echo(jsonsafe.dumps(report.model_dump(mode="json")))
         return
     typer.echo(f"{report.problem} [{report.problem_version}]  {report.verdict.value}  "
                f"score {report.score:g}/{report.max_score:g}  ({report.wall_s}s)")
