@@ -30,6 +30,7 @@ made here happens inside the student's process and could be subverted by the stu
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
@@ -117,6 +118,11 @@ def _coerce(value: Any, hint: Any) -> Any:
     return value
 
 
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)  # resolved once per class: params() runs in timed calls
+
+
 def params(cls: type[P], case: CaseContext) -> P:
     """The case's params as an instance of the driver's `Params` dataclass.
 
@@ -129,11 +135,11 @@ def params(cls: type[P], case: CaseContext) -> P:
     unknown = sorted(set(case.params) - names)
     if unknown:
         raise ValueError(f"case {case.name}: unknown params {', '.join(unknown)} for {cls.__name__}")
-    hints = typing.get_type_hints(cls)
+    hints = _hints(cls)
     values = {k: _coerce(v, hints.get(k, Any)) for k, v in case.params.items()}
     try:
-        return cls(**values)
-    except TypeError as exc:
+        return cls(**values)  # a __post_init__ may check across fields and raise ValueError
+    except (TypeError, ValueError) as exc:
         raise ValueError(f"case {case.name}: {exc}") from exc
 
 
