@@ -5,39 +5,45 @@ no pydantic, so they are dataclasses with explicit decoders). Every message is d
 where it is read: the supervisor decodes the child's (untrusted) messages, the backends decode
 the supervisor's. A malformed message raises ProtocolError, never anything else.
 
-Framing: a frame is one type byte, a 4-byte big-endian length and the payload. b"J" frames carry
-one JSON object; a b"T" frame carries safetensors bytes and belongs to the result that announced
-it (`tensors: true`), which it immediately follows.
+Framing (sandbox/framing.py, re-exported here): b"J" frames carry one JSON object; a b"T" frame
+carries safetensors bytes and belongs to the result that announced it (`tensors: true`), which
+it immediately follows.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import struct
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
 
-HEADER = struct.Struct("!cI")
-JSON = b"J"
-TENSORS = b"T"
-MAX_JSON_BYTES = 4 << 20
+from sandbox.framing import (
+    HEADER,
+    JSON,
+    MAX_JSON_BYTES,
+    TENSORS,
+    FrameTooLarge,
+    ProtocolError,
+    encode,
+    encode_json,
+    read_exact,
+    read_frame,
+    write_all,
+)
+
+__all__ = [
+    "CHILD_ENDINGS", "DRIVER_FILE", "HEADER", "JOB_FILE", "JSON", "MAX_JSON_BYTES", "SUBMISSION_DIR",
+    "TENSORS", "CaseLimits", "CaseResult", "CaseSpec", "ChildResult", "Ending", "Event",
+    "FrameTooLarge", "Job", "ProtocolError", "RulesSpec", "TimingSample", "TimingSpec",
+    "decode_child_message", "decode_json", "decode_supervisor_message", "encode", "encode_json",
+    "read_exact", "read_frame", "write_all",
+]
 
 # The job folder's layout, relative to the folder holding the job file (the backend's choice
 # of where that folder lives, and where it appears inside the sandbox, is its own).
 JOB_FILE = "job.json"
 DRIVER_FILE = "driver.py"
 SUBMISSION_DIR = "submission"
-
-
-class ProtocolError(Exception):
-    """A frame or message was malformed, out of sequence, or over its size cap."""
-
-
-class FrameTooLarge(ProtocolError):
-    """A frame announced more bytes than its cap allows."""
 
 
 class Ending(str, Enum):
@@ -406,63 +412,3 @@ def decode_supervisor_message(payload: bytes) -> Event | tuple[CaseResult, bool]
             raise ProtocolError(f"timing_mark: unknown mark {mark[:20]!r}")
         return Event(kind, case=_get(obj, "case", str, kind), mark=mark)
     raise ProtocolError(f"unknown supervisor message type {str(kind)[:40]!r}")
-
-
-# -- framing ----------------------------------------------------------------------------------
-
-
-def encode(kind: bytes, payload: bytes) -> bytes:
-    """One frame."""
-    return HEADER.pack(kind, len(payload)) + payload
-
-
-def encode_json(obj: dict[str, Any]) -> bytes:
-    """A JSON frame."""
-    return encode(JSON, json.dumps(obj, separators=(",", ":")).encode())
-
-
-def write_all(fd: int, data: bytes) -> None:
-    """Write every byte of data to a (blocking) file descriptor."""
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
-
-
-def read_exact(fd: int, n: int, wait: Callable[[int], None] | None = None) -> bytes | None:
-    """Read exactly n bytes; None on EOF before the first byte, ProtocolError on a short read.
-
-    `wait(fd)` is called before each read; it may block until fd is readable or raise to abort.
-    """
-    chunks: list[bytes] = []
-    got = 0
-    while got < n:
-        if wait is not None:
-            wait(fd)
-        chunk = os.read(fd, min(n - got, 1 << 20))
-        if not chunk:
-            if got == 0:
-                return None
-            raise ProtocolError("stream ended inside a frame")
-        chunks.append(chunk)
-        got += len(chunk)
-    return b"".join(chunks)
-
-
-def read_frame(
-    fd: int, max_bytes: int, wait: Callable[[int], None] | None = None
-) -> tuple[bytes, bytes] | None:
-    """Read one frame, refusing payloads over max_bytes (JSON frames are capped separately)."""
-    head = read_exact(fd, HEADER.size, wait)
-    if head is None:
-        return None
-    kind, length = HEADER.unpack(head)
-    if kind not in (JSON, TENSORS):
-        raise ProtocolError(f"unknown frame type {kind!r}")
-    cap = MAX_JSON_BYTES if kind == JSON else max_bytes
-    if length > cap:
-        raise FrameTooLarge(f"frame of {length} bytes is over the cap of {cap}")
-    payload = read_exact(fd, length, wait) if length else b""
-    if payload is None:
-        raise ProtocolError("stream ended inside a frame")
-    return kind, payload
