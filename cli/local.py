@@ -94,6 +94,8 @@ def validate_command(
             typer.echo(f"  {mark} {s.file:<48} expected {s.expected:<20} got {s.verdict}{ratio}")
         typer.echo(f"  accepted max err/tol: {report.accepted_max_error_ratio}  "
                    f"wrong min err/tol: {report.wrong_min_error_ratio}  margin: {report.margin}")
+        for n in report.notes:
+            typer.echo(f"  note: {n}")
         for e in report.errors:
             typer.echo(f"  error: {e}")
     if not report.ok:

@@ -13,6 +13,7 @@ import safetensors.torch as st
 
 from core.compare import Check, compare_case
 from core.errors import InfrastructureError
+from core.grading.devices import runnable
 from core.grading.jobs import build_job, case_spec, effective_seed, run_spec
 from core.grading.layout import Installed, install_files
 from core.grading.reference import Expected, ReferenceRun, reference_run
@@ -60,8 +61,17 @@ def grade_detailed(problem: Problem, files: dict[str, bytes], *, settings: Setti
 
     `backend` defaults to the configured sandbox (tests of the assembly pass a fake one).
     Harness runs: the submission's, then at most one of the reference (expected outputs that
-    are not cached yet, and the timed cases the submission got right).
+    are not cached yet, and the timed cases the submission got right). A worker without a GPU
+    grades the cases it can run and notes the `device = "cuda"` ones it left out.
     """
+    problem, notes = runnable(problem, settings)
+    graded = _grade_detailed(problem, files, settings=settings, progress=progress, backend=backend)
+    graded.report.notes.extend(notes)
+    return graded
+
+
+def _grade_detailed(problem: Problem, files: dict[str, bytes], *, settings: Settings,
+                    progress: Progress | None, backend: Backend | None) -> Graded:
     start = time.monotonic()
     cfg = problem.config
     installed = install_files(problem, files)

@@ -40,6 +40,7 @@ class ValidationReport(BaseModel):
     accepted_max_error_ratio: float | None = None  # must stay < 1; smaller is a wider margin
     wrong_min_error_ratio: float | None = None  # must be > 1; larger is a wider margin
     margin: float | None = None  # wrong_min / accepted_max
+    notes: list[str] = Field(default_factory=list)  # e.g. GPU cases this machine could not run
 
 
 def validate(problem: Problem, *, settings: Settings, jobs: int = 1) -> ValidationReport:
@@ -55,6 +56,7 @@ def validate(problem: Problem, *, settings: Settings, jobs: int = 1) -> Validati
     ref = grade_detailed(problem, {"reference.py": (problem.path / "reference.py").read_bytes()},
                          settings=settings)
     report.reference_verdict = ref.report.verdict.value
+    report.notes = [n for n in ref.report.notes if "need a GPU" in n]
     report.reference_timings_ms = {c.name: c.timings.reference_ms for c in ref.report.cases if c.timings}
     if ref.report.verdict is not Verdict.ACCEPTED:
         bad = [f"{c.name}: {c.verdict.value} {c.message}"
