@@ -95,7 +95,24 @@ def index(request: Request, session: SessionDep, user: SignedIn) -> HTMLResponse
         }
         for p in problems
     ]
-    return page(request, "index.html", rows=rows)
+    return page(request, "index.html", rows=rows, groups=group_by_tags(rows))
+
+
+def group_by_tags(rows: list[dict[str, Any]]) -> list[tuple[str, list[tuple[str, list[dict[str, Any]]]]]]:
+    """Rows grouped by course (the first tag) and assignment (the other tags), in list order.
+
+    Courses and assignments proper come with the course workflow; until then a problem's tags
+    say where it belongs, e.g. ["nju-llm", "2024-a1", "2025-a2"].
+    """
+    courses: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for row in rows:
+        version = row["problem"].current_version
+        tags = [str(t) for t in ((version.summary.get("tags") if version else None) or [])]
+        course = tags[0] if tags else "other"
+        assignment = " / ".join(tags[1:]) or "problems"
+        courses.setdefault(course, {}).setdefault(assignment, []).append(row)
+    ordered = sorted(courses.items(), key=lambda kv: (kv[0] == "other", kv[0]))
+    return [(course, sorted(parts.items())) for course, parts in ordered]
 
 
 @router.get("/problems/{slug}", response_class=HTMLResponse)

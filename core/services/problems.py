@@ -100,6 +100,8 @@ def summarize(problem: LoadedProblem) -> dict[str, Any]:
     return {
         "module": getattr(config, "module", ""),
         "entry_points": list(getattr(config, "entry_points", [])),
+        "tags": list(getattr(config, "tags", [])),
+        "difficulty": str(getattr(config, "difficulty", "")),
         "limits": limits,
         "cases": cases,
         "max_score": sum(c["points"] for c in cases),

@@ -321,3 +321,10 @@ def test_api_and_pages_share_one_status_table(web_settings: Settings, error: Exc
         assert api.headers["retry-after"] == html.headers["retry-after"] == "7"
     if status == 401:
         assert api.headers["www-authenticate"] == html.headers["www-authenticate"] == "Bearer"
+
+
+def test_index_page_groups_problems_by_course(web_client: TestClient, tokens: dict[str, str]) -> None:
+    html = web_client.get("/", headers=bearer(tokens["alice"])).text
+    assert html.count('data-course="') >= 1
+    section = html.split('data-course="')[1].split("</section>")[0]
+    assert 'data-slug="web-scale"' in section
