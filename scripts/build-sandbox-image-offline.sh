@@ -15,11 +15,14 @@ IMAGE="${TENSORJUDGE_SANDBOX_IMAGE:-tensorjudge-sandbox:latest}"
 ROOTFS="${TJ_ROOTFS:-/var/lib/tensorjudge/sandbox-rootfs}"
 MIRROR="${TJ_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 TORCH="${TJ_SANDBOX_TORCH:-torch==2.13.0}"
-# The image is rebuilt when the course environment's package list changes.
+# The root filesystem is rebuilt when the course environment's package list changes; the image
+# is re-imported when that list or the harness (sandbox/, baked in at /judge) changes.
 REQS="$(sha256sum sandbox/requirements-course.txt | cut -c1-12)"
+KEY="$( (echo "$REQS"; find sandbox -name '*.py' -not -path '*/__pycache__/*' | sort | xargs sha256sum) |
+  sha256sum | cut -c1-12)"
 
 if [ "${1:-}" != "--force" ] &&
-   [ "$(docker image inspect "$IMAGE" --format '{{index .Config.Labels "tj.course-reqs"}}' 2>/dev/null)" = "$REQS" ]; then
+   [ "$(docker image inspect "$IMAGE" --format '{{index .Config.Labels "tj.key"}}' 2>/dev/null)" = "$KEY" ]; then
   echo "sandbox image $IMAGE already present (--force rebuilds it)"
   exit 0
 fi
@@ -99,6 +102,6 @@ tar -C "$ROOTFS" --exclude=./proc/* --exclude=./var/cache/apt/* -c . |
     --change 'ENV PYTHONDONTWRITEBYTECODE=1' \
     --change 'USER 65534:65534' \
     --change 'WORKDIR /tmp' \
-    --change "LABEL tj.course-reqs=$REQS" \
+    --change "LABEL tj.key=$KEY" \
     - "$IMAGE" >/dev/null
 docker image inspect "$IMAGE" --format '{{.Id}} {{.Size}}'
