@@ -1,0 +1,20 @@
+# Wrong answer: nn.Embedding's own standard-normal initialisation is kept (init_mean and init_std ignored).
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class VocabEmbedding(nn.Module):
+    def __init__(self, vocab_size, emb_size, init_mean=0.0, init_std=1.0, init_seed=42,
+                 dtype=torch.float32, device="cpu"):
+        super().__init__()
+        self.init_mean, self.init_std, self.init_seed = init_mean, init_std, init_seed
+        self.emb = nn.Embedding(vocab_size, emb_size, dtype=dtype, device=device)
+        self.reset_parameters()
+
+    def forward(self, input_ids):
+        return self.emb(input_ids.to(self.emb.weight.device)).to(input_ids.device)
+
+    def reset_parameters(self):
+        torch.manual_seed(self.init_seed)
+        self.emb.reset_parameters()

@@ -1,0 +1,20 @@
+# Wrong answer: the seed is set once in __init__; reset_parameters() continues from wherever the global generator is.
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class VocabEmbedding(nn.Module):
+    def __init__(self, vocab_size, emb_size, init_mean=0.0, init_std=1.0, init_seed=42,
+                 dtype=torch.float32, device="cpu"):
+        super().__init__()
+        self.init_mean, self.init_std, self.init_seed = init_mean, init_std, init_seed
+        self.weight = nn.Parameter(torch.empty(vocab_size, emb_size, dtype=dtype, device=device))
+        torch.manual_seed(init_seed)
+        self.reset_parameters()
+
+    def forward(self, input_ids):
+        return self.weight[input_ids.to(self.weight.device)].to(input_ids.device)
+
+    def reset_parameters(self):
+        nn.init.normal_(self.weight, self.init_mean, self.init_std)
