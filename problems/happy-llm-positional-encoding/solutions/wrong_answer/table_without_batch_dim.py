@@ -1,0 +1,18 @@
+import math
+
+import torch
+from torch import nn
+
+
+class PositionalEncoding(nn.Module):
+    def __init__(self, args):
+        super().__init__()
+        pe = torch.zeros(args.block_size, args.n_embd)
+        position = torch.arange(0, args.block_size).unsqueeze(1)
+        freq = torch.exp(torch.arange(0, args.n_embd, 2) * -(math.log(10000.0) / args.n_embd))
+        pe[:, 0::2] = torch.sin(position * freq)
+        pe[:, 1::2] = torch.cos(position * freq)
+        self.register_buffer("pe", pe)  # [block_size, n_embd]: not the tutorial's [1, block_size, n_embd]
+
+    def forward(self, x):
+        return x + self.pe[: x.size(1)]
