@@ -1,0 +1,26 @@
+# Wrong answer: the shard is drawn with nn.init.uniform_(w, mean, std) instead of a normal distribution.
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class ParallelVocabEmbedding(nn.Module):
+    def __init__(self, vocab_size, emb_size, rank=0, world_size=1, process_group=None,
+                 init_mean=0.0, init_std=1.0, init_base_seed=42, dtype=torch.float32, device="cpu"):
+        super().__init__()
+        self.n = vocab_size // world_size
+        self.start, self.end = rank * self.n, (rank + 1) * self.n
+        self.init_mean, self.init_std, self.seed = init_mean, init_std, init_base_seed + rank
+        self.weight = nn.Parameter(torch.empty(self.n, emb_size, dtype=dtype, device=device))
+        self.reset_parameters()
+
+    def forward(self, input_ids):
+        ids = input_ids.to(self.weight.device)
+        mask = (ids < self.start) | (ids >= self.end)
+        local = (ids - self.start).masked_fill(mask, 0)
+        out = F.embedding(local, self.weight).masked_fill(mask.unsqueeze(-1), 0.0)
+        return out.to(input_ids.device)
+
+    def reset_parameters(self):
+        torch.manual_seed(self.seed)
+        nn.init.uniform_(self.weight, self.init_mean, self.init_mean + self.init_std)
