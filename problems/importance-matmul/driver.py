@@ -1,9 +1,9 @@
 """Driver for importance-matmul: the same code runs the reference and the submission.
 
-Inputs never require grad (the course guarantees that). run() calls the submission with the same
-tensors up to three times: with gradients, first without grad_output (its output must have t
-rows), then twice with it; it returns output, grad_input, grad_weight, their *_second_call copies
-and output_forward_only. Probabilities (in the dtype of `input`) are pairwise distinct multiples
+Inputs never require grad (the course guarantees that). run() calls the submission as the
+course's grader does in the case's mode (see Params.mode): once, or twice on the same tensors,
+and returns output, grad_input, grad_weight (and their *_second_call copies).
+Probabilities (in the dtype of `input`) are pairwise distinct multiples
 of 1/G inside a sequence (G = 256 for half precision, 2**16 for float32), so every value, every
 comparison with top_p and every top-k choice is exact and unambiguous in all dtypes.
 """
@@ -25,14 +25,17 @@ class Params:
     num_heads: int = 1
     top_p: float = 1.0  # a multiple of 1/256, so it is exact in every dtype
     top_k: int | None = None
-    grads: bool = False  # pass grad_output [t, nh, e] and expect both gradients back
+    # the course grader's test mode: fwd = one call without grad_output; bwd = one call with
+    # grad_output [t, nh, e], both gradients expected; 2bwd = that call twice on the same
+    # tensors; 2bwd+rg = twice, then requires_grad must be unchanged (mutable_inputs = [])
+    mode: Literal["fwd", "bwd", "2bwd", "2bwd+rg"] = "fwd"
     force_eq: bool = True  # one token per sequence gets a probability exactly top_p
     # keyword: every argument by keyword, as the course's grader calls it (a parameter renamed
     # by the student fails here as it does there); defaults: only input=, weight=, probs=
     call: Literal["keyword", "defaults"] = "keyword"
 
     def __post_init__(self) -> None:
-        if self.call == "defaults" and (self.num_heads, self.top_p, self.top_k, self.grads) != (1, 1.0, None, False):
+        if self.call == "defaults" and (self.num_heads, self.top_p, self.top_k, self.mode) != (1, 1.0, None, "fwd"):
             raise ValueError("call='defaults' needs the default settings")
         if self.h % self.num_heads:
             raise ValueError("h is not divisible by num_heads")
@@ -76,18 +79,18 @@ def generate_inputs(case, seed: int) -> dict:
     # the number of rows depends on the selection, the random stream does not.
     g_full = r.randn(p.b, p.s, p.num_heads, p.e, draw=torch.float32, place=False)
     inputs = {"input": x, "weight": w, "probs": r.place(probs)}
-    if p.grads:
+    if p.mode != "fwd":
         inputs["grad_output"] = r.place(g_full[kept_mask(probs, p.top_p, p.top_k)]).contiguous()
     return inputs
 
 
-def _call(sub, inputs: dict, case, with_grads: bool = True):
+def _call(sub, inputs: dict, case):
     p, f = kit.params(Params, case), sub.matmul_with_importance
     x, w, pr = inputs["input"], inputs["weight"], inputs["probs"]
     if p.call == "defaults":
         return f(input=x, weight=w, probs=pr)
-    g = inputs.get("grad_output") if with_grads else None
-    return f(input=x, weight=w, probs=pr, grad_output=g, num_heads=p.num_heads, top_p=p.top_p, top_k=p.top_k)
+    return f(input=x, weight=w, probs=pr, grad_output=inputs.get("grad_output"), num_heads=p.num_heads,
+             top_p=p.top_p, top_k=p.top_k)
 
 
 def _unpack(result, with_grads: bool, which: str) -> dict:
@@ -103,26 +106,15 @@ def _unpack(result, with_grads: bool, which: str) -> dict:
 
 
 def run(sub, inputs: dict, case) -> dict:
-    with_grads = "grad_output" in inputs
-    res = {}
-    if with_grads:
-        # Probe without grad_output first. grad_output is sized for the right selection, so a
-        # submission that keeps the wrong tokens would otherwise crash inside its own backward
-        # code; report the selection instead.
-        got = kit.snap(_unpack(_call(sub, inputs, case, with_grads=False), False, "forward-only")["output"])
-        t = inputs["grad_output"].shape[0]
-        if got.dim() != 3 or got.shape[0] != t:
-            raise kit.WrongAnswer(
-                f"without grad_output, output has shape {list(got.shape)}: expected {t} kept "
-                f"tokens in dimension 0 (shape [t, num_heads, e])"
-            )
-        res["output_forward_only"] = got
-    # Same tensors twice: state kept between calls (accumulated .grad, cached buffers) shows up
-    # as a difference in the *_second_call results.
-    res.update(kit.call_twice(lambda: _call(sub, inputs, case), lambda r, which: _unpack(r, with_grads, which)))
-    # The course checks requires_grad after the calls, and an accumulated .grad shows up in the
-    # second call's result, but a stale .grad on a tensor that no longer requires grad is not
-    # checked there; so it is not here either (the requires_grad check stays).
+    # Called as the course's grader calls it in each mode, and no more often: once, or twice on
+    # the same tensors (state kept between calls, such as an accumulated .grad, then shows up
+    # as a difference in the *_second_call results).
+    mode, with_grads = kit.params(Params, case).mode, "grad_output" in inputs
+    if mode in ("fwd", "bwd"):
+        res = {k: kit.snap(v) for k, v in _unpack(_call(sub, inputs, case), with_grads, "only").items()}
+    else:
+        res = kit.call_twice(lambda: _call(sub, inputs, case), lambda r, which: _unpack(r, with_grads, which))
+    # A stale .grad on a tensor that no longer requires grad is not checked by the course.
     for t in inputs.values():
         if isinstance(t, torch.Tensor) and not t.requires_grad and t.grad is not None:
             t.grad = None

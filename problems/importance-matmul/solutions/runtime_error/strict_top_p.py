@@ -1,4 +1,7 @@
-"""Wrong answer: `probs > top_p` drops tokens whose probability equals top_p exactly."""
+"""Runtime error (a wrong selection): `probs > top_p` drops tokens whose probability equals top_p exactly.
+In the gradient cases grad_output is sized for the right selection, so its own backward
+crashes there (the forward-only cases are wrong answers).
+"""
 from typing import Optional, Tuple
 
 import torch

@@ -1,5 +1,8 @@
-"""Wrong answer: top-k taken over the whole batch (b * top_k best tokens overall) instead of
-inside every sequence; the number of kept tokens often matches, the tokens do not."""
+"""Runtime error (a wrong selection): top-k taken over the whole batch (b * top_k best tokens overall) instead of
+inside every sequence; the number of kept tokens often matches, the tokens do not.
+In the gradient cases grad_output is sized for the right selection, so its own backward
+crashes there (the forward-only cases are wrong answers).
+"""
 from typing import Optional, Tuple
 
 import torch

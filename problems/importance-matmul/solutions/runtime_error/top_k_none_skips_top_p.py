@@ -1,4 +1,7 @@
-"""Wrong answer: when top_k is None every token is kept, forgetting the top_p filter."""
+"""Runtime error (a wrong selection): when top_k is None every token is kept, forgetting the top_p filter.
+In the gradient cases grad_output is sized for the right selection, so its own backward
+crashes there (the forward-only cases are wrong answers).
+"""
 from typing import Optional, Tuple
 
 import torch
