@@ -72,7 +72,7 @@ def _annotation(node: ast.expr, where: str) -> Any:
                 values = tuple(ast.literal_eval(i) for i in items)
             except ValueError as exc:
                 raise ProblemError(f"{where}: Literal[...] takes literal values only") from exc
-            return Literal[values]  # type: ignore[valid-type]
+            return Literal.__getitem__(values)
         if head == "Optional":
             return typing.Optional[_annotation(items[0], where)]  # noqa: UP045
         if head == "Union":
@@ -83,7 +83,7 @@ def _annotation(node: ast.expr, where: str) -> Any:
                 for i in items
             )
             if head == "Sequence":
-                return tuple[(args[0], ...)]  # type: ignore[misc]
+                return tuple.__class_getitem__((args[0], ...))
             return _NAMES[head][args if len(args) > 1 else args[0]]
     raise ProblemError(
         f"{where}: unsupported annotation {ast.unparse(node)!r} (use int, float, str, bool, None, "
