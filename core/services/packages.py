@@ -72,7 +72,11 @@ def stage_files(session: Session, files: dict[str, bytes], user: User) -> Staged
         # load_problem insists that the folder is named after the slug.
         final = Path(tmpdir) / "named" / problem_service.load_problem_lenient(root)
         shutil.copytree(root, final)
-        loaded = load_problem(final)
+        try:
+            loaded = load_problem(final)
+        except ProblemError as exc:
+            # Name the package's own files, never the server's staging folder.
+            raise ProblemError(str(exc).replace(f"{final}/", "").replace(str(final), final.name)) from None
         version = problem_service.stage(session, loaded, problem_service.pack_directory(final), user)
     validate = needs_validation(version)
     if validate:

@@ -6,6 +6,7 @@ import io
 import json
 import tarfile
 import zipfile
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -20,6 +21,7 @@ from .helpers import (
     RecordingDispatcher,
     add_user,
     auth,
+    copy_fixture,
     fake_grade,
     publish_tiny,
 )
@@ -352,3 +354,18 @@ def test_sse_stream_ends_with_done(
     assert "event: done" in text
     data = [line[len("data: ") :] for line in text.splitlines() if line.startswith("data: ")]
     assert json.loads(data[-1])["verdict"] == "accepted"
+
+
+def test_broken_package_upload_names_the_field_not_a_server_path(
+        client: TestClient, session: Session, settings: Settings, tmp_path: Path) -> None:
+    teacher = add_user(session, "tina", Role.INSTRUCTOR)
+    pkg = copy_fixture(tmp_path)
+    (pkg / "problem.toml").write_text((pkg / "problem.toml").read_text().replace('title = ', 'titel = ', 1))
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        tf.add(pkg, arcname="tiny-add")
+    r = client.post("/api/v1/admin/problems", files={"package": ("tiny.tgz", buf.getvalue())}, headers=auth(teacher))
+    assert r.status_code == 422, r.text
+    detail = r.json()["detail"]
+    assert "problem.toml" in detail and "titel" in detail
+    assert "/tmp" not in detail and str(settings.data_dir) not in detail and str(tmp_path) not in detail
