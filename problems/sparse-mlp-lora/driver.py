@@ -1,0 +1,139 @@
+"""Driver for `sparse-mlp-lora`: the same code runs the reference and the submission.
+
+For every rank listed (default: every rank of the world), one SparseMLPWithLoRA is built the
+way the course's grader builds it (every argument by keyword, no process group, the activation
+from the submission's own MLPActivationType, float32 parameters on the case's device) and:
+
+* `rank<r>`, `rank<r>_second_call`: the module applied twice to the same standard-normal input
+  [b, s, h] (dtype: the case's; device: the case's, or the CPU with input_device = "cpu");
+* `rank<r>_after_reset` (reset = true): every parameter is overwritten in place, then
+  reset_parameters() is called and the module applied once more: it must give `rank<r>` again.
+
+With full = true, the world_size = 1 module is built too (`full`) and, for float32 inputs,
+`rank_sum` (the float32 sum of the listed ranks' first outputs: with every rank listed it is the
+full output, up to rounding).
+"""
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+
+from sandbox import kit
+
+
+@dataclass(frozen=True)
+class Params:
+    b: int  # input [b, s, h]
+    s: int
+    h: int
+    ffh: int  # each expert is ffh // ne wide
+    ne: int  # num_experts
+    k: int  # moe_topk
+    world_size: int = 1
+    ranks: tuple[int, ...] | None = None  # None: every rank of the world
+    activation: Literal["relu", "gelu", "silu", "sigmoid", "bilinear"] = "silu"
+    init_mean: float = 0.0
+    init_std: float = 1.0
+    lora_rank: int = 0  # in [0, min(h, ffh // ne)]
+    lora_alpha: float | None = None
+    dropout: float = 0.0  # lora_dropout_rate, in [0, 1)
+    init_base_seed: int = 42
+    lora_init_base_seed: int = 42
+    lora_dropout_seed: int = 42
+    input_device: Literal["case", "cpu"] = "case"  # as in dense-mlp-lora
+    full: bool = False
+    reset: bool = True
+
+    def __post_init__(self) -> None:
+        if min(self.b, self.s, self.h, self.ffh, self.ne, self.k, self.world_size) < 1:
+            raise ValueError("sizes must be positive")
+        if self.ffh % self.ne or self.ne % self.world_size:  # the course's domain
+            raise ValueError("ffh must be divisible by ne, and ne by world_size")
+        if not self.k <= self.ne:
+            raise ValueError("k must be in [1, ne]")
+        if self.ranks is not None and not all(0 <= r < self.world_size for r in self.ranks):
+            raise ValueError("ranks must be in [0, world_size)")
+        if not 0 <= self.lora_rank <= min(self.h, self.ffh // self.ne):
+            raise ValueError("lora_rank must be in [0, min(h, ffh // ne)]")
+        if not 0.0 <= self.dropout < 1.0 or self.init_std <= 0:
+            raise ValueError("dropout must be in [0, 1) and init_std positive")
+        if self.lora_alpha is not None and self.lora_alpha <= 0:
+            raise ValueError("lora_alpha must be positive")
+
+
+def generate_inputs(case, seed: int) -> dict:
+    p, r = kit.params(Params, case), kit.rng(case, seed)
+    x = r.randn(p.b, p.s, p.h, draw=torch.float32, place=False)
+    device = "cpu" if p.input_device == "cpu" else case.device
+    return {"input": x.to(device=device, dtype=case.dtype)}
+
+
+def _activation_enum(sub):
+    """The MLPActivationType that SparseMLPWithLoRA's own module sees (see dense-mlp-lora's
+    driver: when a repository's package __init__ files fail to import, the judge resolves each
+    entry point from its own fresh copy of the module, and the enums would then differ)."""
+    own = getattr(getattr(sub.SparseMLPWithLoRA, "__init__", None), "__globals__", {}).get("MLPActivationType")
+    given = sub.MLPActivationType
+    if isinstance(own, type) and own is not given and getattr(own, "__name__", None) == getattr(given, "__name__", None):
+        return own
+    return given
+
+
+def _build(sub, case, rank: int, world_size: int):
+    p = kit.params(Params, case)
+    module = sub.SparseMLPWithLoRA(
+        hidden_size=p.h,
+        ffh_size=p.ffh,
+        activation_type=kit.attr(_activation_enum(sub), p.activation.upper(), "MLPActivationType"),
+        num_experts=p.ne,
+        moe_topk=p.k,
+        rank=rank,
+        world_size=world_size,
+        init_mean=p.init_mean,
+        init_std=p.init_std,
+        init_base_seed=p.init_base_seed,
+        lora_rank=p.lora_rank,
+        lora_alpha=p.lora_alpha,
+        lora_dropout_rate=p.dropout,
+        lora_dropout_seed=p.lora_dropout_seed,
+        lora_init_base_seed=p.lora_init_base_seed,
+        dtype=torch.float32,
+        device=case.device,
+    )
+    return kit.instance(module, torch.nn.Module, "SparseMLPWithLoRA(...)")
+
+
+def _ranks(p: Params) -> tuple[int, ...]:
+    return tuple(range(p.world_size)) if p.ranks is None else p.ranks
+
+
+def _forward(module, x, what: str) -> torch.Tensor:
+    return kit.tensor(module(x), f"SparseMLPWithLoRA.forward's result ({what})")
+
+
+def run(sub, inputs: dict, case) -> dict:
+    p, x = kit.params(Params, case), inputs["input"]
+    res: dict = {}
+    for rank in _ranks(p):
+        module = _build(sub, case, rank, p.world_size)
+        res.update(kit.call_twice(lambda: module(x), name=f"rank{rank}"))
+        if p.reset:
+            # Scramble every registered parameter first: reset_parameters must re-draw them all.
+            with torch.no_grad():
+                for prm in module.parameters():
+                    prm.copy_(torch.full_like(prm, 0.5))
+            kit.attr(module, "reset_parameters", "SparseMLPWithLoRA")()
+            res[f"rank{rank}_after_reset"] = kit.snap(_forward(module, x, f"rank {rank}, after reset_parameters()"))
+        del module
+    if p.full:
+        res["full"] = kit.snap(_forward(_build(sub, case, 0, 1), x, "world_size = 1"))
+        if case.dtype == torch.float32:
+            res["rank_sum"] = torch.stack([res[f"rank{r}"] for r in _ranks(p)]).sum(dim=0)
+    return res
+
+
+def timed(sub, inputs: dict, case):
+    p = kit.params(Params, case)
+    module, x = _build(sub, case, _ranks(p)[0], p.world_size), inputs["input"]  # built outside
+    return lambda: module(x)
