@@ -22,6 +22,7 @@ import types
 from dataclasses import dataclass, field
 
 Entry = list[tuple[str, str]]  # the (module, symbol) alternatives of one entry point
+_MISSING = object()
 
 
 class CompileFailure(Exception):
@@ -84,6 +85,9 @@ def _stub_parents(submission_dir: str, module: str) -> None:
     for depth in range(1, len(parts)):
         name = ".".join(parts[:depth])
         path = os.path.join(submission_dir, *parts[:depth])
+        if name in sys.modules:  # stubbed (or loaded) for an earlier entry point: keep it
+            parent = sys.modules[name]
+            continue
         spec = importlib.machinery.ModuleSpec(name, None, is_package=True)
         spec.submodule_search_locations = [path]
         stub = importlib.util.module_from_spec(spec)
@@ -118,12 +122,13 @@ def _load_single(submission_dir: str, module: str, entries: list[Entry]) -> Load
     return loaded
 
 
-def _resolve(submission_dir: str, alts: Entry, loaded: LoadedSubmission) -> object:
-    """One entry point: its alternatives as the course imports them, then the defining module
-    on its own when only the package __init__ files stand in the way."""
+def _normal(submission_dir: str, alts: Entry, loaded: LoadedSubmission) -> tuple[object, list[str]]:
+    """One entry point through its alternatives, imported as the course imports them (the
+    package __init__ files run): (the object or _MISSING, what went wrong on the way)."""
     failures: list[str] = []
     for module, symbol in alts:
-        if _module_file(submission_dir, module) is None:
+        rel = _module_file(submission_dir, module)
+        if rel is None:
             continue
         try:
             mod = _import(module, submission_dir)
@@ -131,32 +136,30 @@ def _resolve(submission_dir: str, alts: Entry, loaded: LoadedSubmission) -> obje
             failures.append(str(exc))
             continue
         if hasattr(mod, symbol):
-            loaded.graded[alts[0][1]] = f"{_module_file(submission_dir, module)}:{symbol}"
-            return getattr(mod, symbol)
-        failures.append(f"{_module_file(submission_dir, module)} defines no `{symbol}`")
+            loaded.graded[alts[0][1]] = f"{rel}:{symbol}"
+            return getattr(mod, symbol), failures
+        failures.append(f"{rel} defines no `{symbol}`")
+    return _MISSING, failures
+
+
+def _isolated(submission_dir: str, alts: Entry, loaded: LoadedSubmission) -> object:
+    """One entry point from the module that defines it, its parent packages stubbed so that no
+    __init__ runs; modules already loaded this way are shared with the other entry points."""
     for module, symbol in alts:
         rel = _module_file(submission_dir, module)
-        if rel is None or "." not in module or rel.endswith("__init__.py") or not failures:
+        if rel is None or "." not in module or rel.endswith("__init__.py"):
             continue
-        _forget(module.split(".")[0])
         _stub_parents(submission_dir, module)
-        try:
-            mod = _import(module, submission_dir)
-        except CompileFailure as exc:
-            raise CompileFailure(str(exc)) from exc
-        finally:
-            _forget(module.split(".")[0])
+        mod = _import(module, submission_dir)  # a failure here is the graded module's own
         if hasattr(mod, symbol):
             loaded.graded[alts[0][1]] = f"{rel}:{symbol}"
-            loaded.notes.append(
-                f"{rel} was graded on its own: its package's __init__ files could not be imported "
-                f"({failures[0].splitlines()[-1].strip()})"
-            )
             return getattr(mod, symbol)
-    if failures:
-        raise CompileFailure(failures[0])
+    return _MISSING
+
+
+def _missing(submission_dir: str, alts: Entry) -> CompileFailure:
     accepted = ", ".join(f"{m.replace('.', '/')}.py" for m, _ in alts)
-    raise CompileFailure(
+    return CompileFailure(
         f"missing entry point: `{alts[0][1]}` was looked for in {accepted} and none of them is in "
         f"the submission (files found: {_listing(submission_dir)})"
     )
@@ -181,6 +184,30 @@ def load_submission(submission_dir: str, entry_points: list[str] | list[list[lis
     if single_module:
         return _load_single(submission_dir, single_module, entries)
     loaded = LoadedSubmission(types.SimpleNamespace())
+    trouble: list[tuple[Entry, list[str]]] = []
     for alts in entries:
-        setattr(loaded.namespace, alts[0][1], _resolve(submission_dir, alts, loaded))
-    return loaded
+        value, failures = _normal(submission_dir, alts, loaded)
+        if value is _MISSING:
+            trouble.append((alts, failures))
+        else:
+            setattr(loaded.namespace, alts[0][1], value)
+    if not trouble:
+        return loaded
+    alts, failures = next(((a, f) for a, f in trouble if f), trouble[0])
+    if not failures:
+        raise _missing(submission_dir, alts)
+    # The package's __init__ files stand in the way (an unfinished sibling module, a missing
+    # dependency): load every entry point from the module that defines it, all in one set of
+    # modules, so that classes and enums the entry points share stay the same objects.
+    for root in {m.split(".")[0] for entry in entries for m, _ in entry}:
+        _forget(root)
+    alone = LoadedSubmission(types.SimpleNamespace())
+    for entry in entries:
+        value = _isolated(submission_dir, entry, alone)
+        if value is _MISSING:
+            raise CompileFailure(failures[0])
+        setattr(alone.namespace, entry[0][1], value)
+    files = ", ".join(sorted({g.rsplit(":", 1)[0] for g in alone.graded.values()}))
+    alone.notes.append(f"{files} graded on its own, without the package's __init__ files, which could "
+                       f"not be imported ({failures[0].splitlines()[-1].strip()})")
+    return alone
