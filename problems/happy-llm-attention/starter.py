@@ -1,7 +1,7 @@
-import math
+import math  # noqa: F401 - for your code
 
 import torch
-import torch.nn.functional as F
+import torch.nn.functional as F  # noqa: F401 - for your code
 from torch import nn
 
 

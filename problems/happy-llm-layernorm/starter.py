@@ -1,4 +1,4 @@
-import torch
+import torch  # noqa: F401 - for your code
 from torch import nn
 
 

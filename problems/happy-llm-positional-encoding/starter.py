@@ -1,6 +1,6 @@
-import math
+import math  # noqa: F401 - for your code
 
-import torch
+import torch  # noqa: F401 - for your code
 from torch import nn
 
 

@@ -1,6 +1,5 @@
 """Reference for happy-llm-swiglu: the LLaMA chapter's MLP interface, our own code."""
 
-import torch
 import torch.nn.functional as F
 from torch import nn
 

@@ -1,5 +1,5 @@
-import torch
-import torch.nn.functional as F
+import torch  # noqa: F401 - for your code
+import torch.nn.functional as F  # noqa: F401 - for your code
 from torch import nn
 
 
