@@ -109,7 +109,7 @@ def group_by_tags(rows: list[dict[str, Any]]) -> list[tuple[str, list[tuple[str,
         version = row["problem"].current_version
         tags = [str(t) for t in ((version.summary.get("tags") if version else None) or [])]
         course = tags[0] if tags else "other"
-        assignment = " / ".join(tags[1:]) or "problems"
+        assignment = " / ".join(tags[1:])  # "" when the problem names no assignment
         courses.setdefault(course, {}).setdefault(assignment, []).append(row)
     ordered = sorted(courses.items(), key=lambda kv: (kv[0] == "other", kv[0]))
     return [(course, sorted(parts.items())) for course, parts in ordered]

@@ -22,5 +22,5 @@ def test_groups_by_course_then_assignment_untagged_last() -> None:
     assert shape == [
         ("happy-llm", [("chapter2", ["ln"])]),
         ("nju-llm", [("2024-a1", ["rope", "norm"]), ("2025-a0", ["linear"])]),
-        ("other", [("problems", ["mine"])]),
+        ("other", [("", ["mine"])]),
     ]
