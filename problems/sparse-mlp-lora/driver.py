@@ -2,16 +2,21 @@
 
 For every rank listed (default: every rank of the world), one SparseMLPWithLoRA is built the
 way the course's grader builds it (every argument by keyword, no process group, the activation
-from the submission's own MLPActivationType, float32 parameters on the case's device) and:
+from the submission's own MLPActivationType, float32 parameters on the case's device), and each
+module gets what the course's grader gives its module:
 
-* `rank<r>`, `rank<r>_second_call`: the module applied twice to the same standard-normal input
-  [b, s, h] (dtype: the case's; device: the case's, or the CPU with input_device = "cpu");
-* `rank<r>_after_reset` (reset = true): every parameter is overwritten in place, then
-  reset_parameters() is called and the module applied once more: it must give `rank<r>` again.
+* `rank<r>`: the module applied ONCE to a standard-normal input [b, s, h] (dtype: the case's;
+  device: the case's, or the CPU with input_device = "cpu");
+* `rank<r>_reset_changed_params` (reset = true): the course's reset check on that module, after
+  that call, as in dense-mlp-lora's driver: for each named parameter in turn, copy it, call
+  reset_parameters(), compare the parameter of that name with the copy (atol = rtol = 1e-5);
+  the output is the number that fail (the reference's: 0). A no-op reset and a re-seeded one
+  pass, one that draws without re-seeding fails. Nothing is overwritten, forward is not called
+  again.
 
-With full = true, the world_size = 1 module is built too (`full`) and, for float32 inputs,
-`rank_sum` (the float32 sum of the listed ranks' first outputs: with every rank listed it is the
-full output, up to rounding).
+With full = true, the world_size = 1 module is built too (a module of its own, one call:
+`full`) and, for float32 inputs, `rank_sum` (the float32 sum of the listed ranks' outputs: with
+every rank listed it is the full output, up to rounding).
 """
 
 from dataclasses import dataclass
@@ -109,7 +114,34 @@ def _ranks(p: Params) -> tuple[int, ...]:
 
 
 def _forward(module, x, what: str) -> torch.Tensor:
-    return kit.tensor(module(x), f"SparseMLPWithLoRA.forward's result ({what})")
+    return kit.snap(kit.tensor(module(x), f"SparseMLPWithLoRA.forward's result ({what})"))
+
+
+# the course's tolerance for its reset check (its default atol / rtol; no MLP case overrides them)
+RESET_ATOL = RESET_RTOL = 1e-5
+
+
+def _same(before: torch.Tensor, after: object) -> bool:
+    """`after` equals the copy `before` the way the course's check compares them."""
+    if not isinstance(after, torch.Tensor):
+        return False
+    if (after.shape, after.dtype, after.device) != (before.shape, before.dtype, before.device):
+        return False
+    return bool(torch.isclose(before, after.detach(), rtol=RESET_RTOL, atol=RESET_ATOL).all())
+
+
+def reset_check(module: torch.nn.Module) -> int:
+    """The course's reset check: for each named parameter (iterated as the module lists them
+    while the resets run), copy it, call module.reset_parameters(), and compare the parameter of
+    that name with the copy. Returns how many fail (the course stops at the first)."""
+    failed = 0
+    for name, param in module.named_parameters():
+        before = param.detach().clone()
+        module.reset_parameters()
+        after = dict(module.named_parameters()).get(name)
+        if after is not None and not _same(before, after):  # a name gone after reset: not compared
+            failed += 1
+    return failed
 
 
 def run(sub, inputs: dict, case) -> dict:
@@ -117,17 +149,13 @@ def run(sub, inputs: dict, case) -> dict:
     res: dict = {}
     for rank in _ranks(p):
         module = _build(sub, case, rank, p.world_size)
-        res.update(kit.call_twice(lambda: module(x), name=f"rank{rank}"))
+        res[f"rank{rank}"] = _forward(module, x, f"rank {rank}")
         if p.reset:
-            # Scramble every registered parameter first: reset_parameters must re-draw them all.
-            with torch.no_grad():
-                for prm in module.parameters():
-                    prm.copy_(torch.full_like(prm, 0.5))
-            kit.attr(module, "reset_parameters", "SparseMLPWithLoRA")()
-            res[f"rank{rank}_after_reset"] = kit.snap(_forward(module, x, f"rank {rank}, after reset_parameters()"))
+            kit.attr(module, "reset_parameters", "SparseMLPWithLoRA")
+            res[f"rank{rank}_reset_changed_params"] = kit.ints(reset_check(module), case)
         del module
     if p.full:
-        res["full"] = kit.snap(_forward(_build(sub, case, 0, 1), x, "world_size = 1"))
+        res["full"] = _forward(_build(sub, case, 0, 1), x, "world_size = 1")
         if case.dtype == torch.float32:
             res["rank_sum"] = torch.stack([res[f"rank{r}"] for r in _ranks(p)]).sum(dim=0)
     return res

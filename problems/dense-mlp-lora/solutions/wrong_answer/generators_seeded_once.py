@@ -1,5 +1,8 @@
-"""Wrong: the parameters are drawn in __init__ and reset_parameters() does nothing, so it cannot
-restore them (the statement: reset_parameters re-draws every parameter from its seed)."""
+"""Wrong: each parameter draws from its own torch.Generator, seeded with the right seed once in
+__init__ and never again. The draws made when __init__ calls reset_parameters() are the
+course's, so the first output is right; a later reset_parameters() continues the generators'
+streams and draws other values, which the course's reset check (each parameter compared with its
+copy taken just before reset_parameters()) rejects."""
 
 from enum import Enum
 from typing import Optional
@@ -71,32 +74,30 @@ class DenseMLPWithLoRA(nn.Module):
             self.lora_weight_B = param(lora_rank, hidden_size)
             self.lora_scale = self.lora_alpha / lora_rank
             self.lora_dropout = nn.Dropout(lora_dropout_rate)
+        seeds = {"up": init_base_seed + 1, "gate": init_base_seed + 2, "down": init_base_seed + 3,
+                 "A": lora_init_base_seed + 1, "B": lora_init_base_seed + 2}
+        self._gens = {k: torch.Generator(device=device).manual_seed(v) for k, v in seeds.items()}
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        if getattr(self, '_drawn', False):
-            return
-        self._drawn = True
         """Seeded initialisation; every call reproduces the same parameters."""
         xavier = _xavier_family(self.activation_type)
         if xavier:
             base_init, lora_init = nn.init.xavier_normal_, nn.init.xavier_uniform_
         else:
-            def base_init(t):
-                return nn.init.kaiming_normal_(t, mode="fan_in", nonlinearity="relu")
+            def base_init(t, generator):
+                return nn.init.kaiming_normal_(t, mode="fan_in", nonlinearity="relu", generator=generator)
 
-            def lora_init(t):
-                return nn.init.kaiming_uniform_(t, mode="fan_in", nonlinearity="relu")
+            def lora_init(t, generator):
+                return nn.init.kaiming_uniform_(t, mode="fan_in", nonlinearity="relu", generator=generator)
 
         # Each initialiser sees the transposed ([out, in], nn.Linear-like) view of its weight,
         # so fan_in is the input width; the values are drawn into that strided view.
-        for offset, weight in ((1, self.up_proj), (2, self.gate_proj), (3, self.down_proj)):
-            torch.manual_seed(self.init_base_seed + offset)
-            base_init(weight.t())
+        for key, weight in (("up", self.up_proj), ("gate", self.gate_proj), ("down", self.down_proj)):
+            base_init(weight.t(), generator=self._gens[key])
         if self.lora_rank > 0:
-            for offset, weight in ((1, self.lora_weight_A), (2, self.lora_weight_B)):
-                torch.manual_seed(self.lora_init_base_seed + offset)
-                lora_init(weight.t())
+            for key, weight in (("A", self.lora_weight_A), ("B", self.lora_weight_B)):
+                lora_init(weight.t(), generator=self._gens[key])
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         """[b, s, h] -> [b, s, h], computed in the parameter dtype on the parameter device."""
