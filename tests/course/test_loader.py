@@ -31,7 +31,7 @@ def test_noisy_init_entry_points_share_one_copy_of_their_modules(tmp_path: Path)
         "src/functional.py": SHARED + "\n\ndef scale(x, alpha):\n    return x * alpha\n",
         "src/modeling/layer.py": "from ..functional import Kind\n\n\nclass Scaler:\n    kind = Kind.A\n",
     })
-    loaded = load_submission(str(repo), ENTRIES + ["src.functional:Kind"])
+    loaded = load_submission(str(repo), [*ENTRIES, "src.functional:Kind"])
     ns = loaded.namespace
     assert ns.Scaler.kind is ns.Kind.A
     assert ns.Scaler.__module__ == "src.modeling.layer"
@@ -46,5 +46,5 @@ def test_clean_repository_runs_the_package_init_files(tmp_path: Path) -> None:
 
 def test_a_broken_graded_module_is_reported_not_worked_around(tmp_path: Path) -> None:
     repo = course_repo(tmp_path / "repo", noisy=True, extra={"src/functional.py": "def scale(:\n"})
-    with pytest.raises(CompileFailure, match="SyntaxError|invalid syntax"):
+    with pytest.raises(CompileFailure, match=r"SyntaxError|invalid syntax"):
         load_submission(str(repo), ENTRIES)
