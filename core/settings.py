@@ -16,9 +16,11 @@ _PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "please-change-me
 
 
 class Settings(BaseSettings):
-    """Configuration, read from TENSORJUDGE_* environment variables (and a .env file)."""
+    """Configuration, read from TENSORJUDGE_* environment variables."""
 
-    model_config = SettingsConfigDict(env_prefix="TENSORJUDGE_", env_file=".env", extra="ignore")
+    # The environment only: no .env is read from the current folder (the compose file's .env is
+    # for docker compose; a command run next to it must not pick up production settings).
+    model_config = SettingsConfigDict(env_prefix="TENSORJUDGE_", extra="ignore")
 
     env: Literal["dev", "test", "production"] = "dev"
     data_dir: Path = REPO_ROOT / "var"
