@@ -48,12 +48,14 @@ __all__ = [
     "WrongAnswer",
     "attr",
     "call_twice",
+    "grads",
     "instance",
     "ints",
     "make_case",
     "none",
     "params",
     "requires_grad",
+    "reset_check",
     "rng",
     "sequence",
     "snap",
@@ -315,3 +317,33 @@ def timed(call: Callable[[Any, dict[str, Any], CaseContext], object]) -> Callabl
 
     make.__doc__ = f"Time {getattr(call, '__name__', 'the call')}(submission, inputs, case)."
     return make
+
+
+def grads(output: torch.Tensor, upstream: torch.Tensor, wrt: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+    """Gradients of `(output * upstream).sum()` with respect to each of `wrt`, by autograd.
+
+    A tensor the output does not depend on gets a zero gradient, so that it is compared outside
+    the sandbox like any other (a missing dependency is a wrong answer there, not an error here).
+    """
+    got = torch.autograd.grad((output * upstream).sum(), list(wrt), allow_unused=True)
+    return [torch.zeros_like(t) if g is None else g for t, g in zip(wrt, got, strict=True)]
+
+
+def reset_check(module: torch.nn.Module, atol: float = 1e-5, rtol: float = 1e-5) -> int:
+    """The NJU course's reset check: for each named parameter (in the order the module lists
+    them while the resets run), copy it, call `module.reset_parameters()`, and compare the
+    parameter of that name with the copy (same shape, dtype and device; values within atol /
+    rtol). Returns how many fail; return it as an output (`ints`) so it is compared outside.
+    A no-op reset passes, as in the course; a reset that draws without re-seeding fails."""
+    failed = 0
+    reset = typing.cast(Callable[[], object], module.reset_parameters)
+    for name, param in module.named_parameters():
+        before = param.detach().clone()
+        reset()
+        after = dict(module.named_parameters()).get(name)
+        if after is None:  # a name gone after the reset is not compared (nor is it by the course)
+            continue
+        same = (after.shape, after.dtype, after.device) == (before.shape, before.dtype, before.device)
+        if not (same and bool(torch.isclose(before, after.detach(), rtol=rtol, atol=atol).all())):
+            failed += 1
+    return failed

@@ -110,10 +110,8 @@ def _step(module, inputs: dict, p: Params) -> dict:
     if not p.grads:
         return {"output": out}
     wrt = [leaves[n] for n in names] + [_weight(module, n) for n in PROJECTIONS]
-    grads = torch.autograd.grad((out * inputs["upstream"]).sum(), wrt, allow_unused=True)
+    grads = kit.grads(out, inputs["upstream"], wrt)  # zeros where the output does not depend
     labels = [f"grad_{n}" for n in names] + [f"grad_{n}" for n in PROJECTIONS]
-    # A tensor the output does not depend on gets a zero gradient, compared like any other.
-    grads = [torch.zeros_like(t) if g is None else g for t, g in zip(wrt, grads, strict=True)]
     return {"output": out, **dict(zip(labels, grads, strict=True))}
 
 

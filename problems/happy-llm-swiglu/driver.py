@@ -89,9 +89,7 @@ def _step(module, inputs: dict, grads: bool) -> dict:
     if not grads:
         return {"output": out}
     wrt = [x] + [_weight(module, name) for name in LAYERS]
-    got = torch.autograd.grad((out * inputs["upstream"]).sum(), wrt, allow_unused=True)
-    # A tensor the output does not depend on gets a zero gradient, compared like any other.
-    got = [torch.zeros_like(t) if g is None else g for t, g in zip(wrt, got, strict=True)]
+    got = kit.grads(out, inputs["upstream"], wrt)  # zeros where the output does not depend
     names = ("output", "grad_input", "grad_w1", "grad_w2", "grad_w3")
     return dict(zip(names, [out, *got], strict=True))
 

@@ -116,3 +116,32 @@ def test_requires_grad_and_ints() -> None:
     assert t.requires_grad and t.grad is not None and t.grad.tolist() == [7.0, 7.0]
     i = kit.ints([1, 2], kit.make_case())
     assert i.dtype == torch.int64 and i.tolist() == [1, 2]
+
+
+class _Seeded(torch.nn.Module):
+    def __init__(self, reseed: bool) -> None:
+        super().__init__()
+        self.reseed = reseed
+        self.w = torch.nn.Parameter(torch.empty(3, 2))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        g = torch.Generator().manual_seed(7) if self.reseed else None
+        with torch.no_grad():
+            self.w.copy_(torch.randn(3, 2, generator=g))
+
+
+def test_reset_check_passes_a_reseeded_or_noop_reset_and_fails_a_drawing_one() -> None:
+    assert kit.reset_check(_Seeded(reseed=True)) == 0
+    noop = _Seeded(reseed=True)
+    noop.reset_parameters = lambda: None  # type: ignore[method-assign]
+    assert kit.reset_check(noop) == 0
+    assert kit.reset_check(_Seeded(reseed=False)) == 1
+
+
+def test_grads_fill_unused_with_zeros() -> None:
+    x = torch.randn(4, requires_grad=True)
+    unused = torch.randn(2, requires_grad=True)
+    up = torch.randn(4)
+    g_x, g_u = kit.grads(x * 3.0, up, [x, unused])
+    assert torch.equal(g_x, 3.0 * up) and torch.equal(g_u, torch.zeros(2))
