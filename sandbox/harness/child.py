@@ -20,14 +20,8 @@ from sandbox import protocol
 from sandbox.harness import CaseContext, RuleViolation, WrongAnswer
 from sandbox.harness.loader import CompileFailure, load_submission, student_traceback
 from sandbox.harness.rules import RuleTracer
+from sandbox.kit import DTYPES
 from sandbox.protocol import CaseSpec, ChildResult, Ending, Job
-
-DTYPES = {
-    "float32": torch.float32,
-    "float64": torch.float64,
-    "float16": torch.float16,
-    "bfloat16": torch.bfloat16,
-}
 
 _OOM_MARKERS = ("can't allocate memory", "not enough memory", "out of memory", "CUDA out of memory")
 

@@ -45,3 +45,12 @@ def test_cpu_worker_grades_the_rest_and_says_so(tmp_path: Path, grading_settings
     assert report.verdict is Verdict.ACCEPTED
     assert [c.name for c in report.cases] == ["fn", "module"] and report.max_score == 2
     assert any("need a GPU" in n for n in report.notes)
+
+
+@pytest.mark.sandbox
+def test_validate_reports_the_gpu_cases_it_left_out(tmp_path: Path, grading_settings: Settings) -> None:
+    from core.grading import validate
+
+    report = validate(load_problem(_with_gpu_case(tmp_path)), settings=grading_settings)
+    assert report.reference_verdict == "accepted"
+    assert len(report.notes) == 1 and "course-scale" in report.notes[0]
