@@ -68,28 +68,12 @@ def generate_inputs(case, seed: int) -> dict:
     return {"input": x.to(device=_input_device(p, case), dtype=case.dtype)}
 
 
-def _activation_enum(sub):
-    """The MLPActivationType that DenseMLPWithLoRA's own module sees.
-
-    The course imports both names from the same module, so its members are the ones the class
-    compares against. When the judge loads a repository whose package __init__ files fail to
-    import, it resolves each entry point from a separate fresh copy of the module (a judge bug,
-    see the problem's notes), and the entry point's enum would be a different class with
-    members that never compare equal; the class's own globals hold the right one.
-    """
-    own = getattr(getattr(sub.DenseMLPWithLoRA, "__init__", None), "__globals__", {}).get("MLPActivationType")
-    given = sub.MLPActivationType
-    if isinstance(own, type) and own is not given and getattr(own, "__name__", None) == getattr(given, "__name__", None):
-        return own
-    return given
-
-
 def _build(sub, case):
     p = kit.params(Params, case)
     if p.call == "defaults":
         module = sub.DenseMLPWithLoRA(hidden_size=p.h, ffh_size=p.ffh, dtype=torch.float32, device=case.device)
     else:
-        activation = kit.attr(_activation_enum(sub), p.activation.upper(), "MLPActivationType")
+        activation = kit.attr(sub.MLPActivationType, p.activation.upper(), "MLPActivationType")
         module = sub.DenseMLPWithLoRA(
             hidden_size=p.h,
             ffh_size=p.ffh,

@@ -74,23 +74,12 @@ def generate_inputs(case, seed: int) -> dict:
     return {"input": x.to(device=device, dtype=case.dtype)}
 
 
-def _activation_enum(sub):
-    """The MLPActivationType that SparseMLPWithLoRA's own module sees (see dense-mlp-lora's
-    driver: when a repository's package __init__ files fail to import, the judge resolves each
-    entry point from its own fresh copy of the module, and the enums would then differ)."""
-    own = getattr(getattr(sub.SparseMLPWithLoRA, "__init__", None), "__globals__", {}).get("MLPActivationType")
-    given = sub.MLPActivationType
-    if isinstance(own, type) and own is not given and getattr(own, "__name__", None) == getattr(given, "__name__", None):
-        return own
-    return given
-
-
 def _build(sub, case, rank: int, world_size: int):
     p = kit.params(Params, case)
     module = sub.SparseMLPWithLoRA(
         hidden_size=p.h,
         ffh_size=p.ffh,
-        activation_type=kit.attr(_activation_enum(sub), p.activation.upper(), "MLPActivationType"),
+        activation_type=kit.attr(sub.MLPActivationType, p.activation.upper(), "MLPActivationType"),
         num_experts=p.ne,
         moe_topk=p.k,
         rank=rank,
