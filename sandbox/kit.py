@@ -15,12 +15,16 @@ What it offers (see docs/problem-format.md for the whole contract):
   `RuleViolation` (a forbidden call), re-exported from the harness;
 * typed case parameters: `params(Params, case)` builds the driver's `Params` dataclass from the
   case's params (the judge has already validated them against that class when the package
-  loaded);
+  loaded); `require(ok, message)` states a condition on them (in `__post_init__` or
+  `generate_inputs`) that the judge reports as the author's mistake when it does not hold;
 * seeded generation: `rng(case, seed)` draws on the CPU from a `torch.Generator` and moves the
   result to the case's device and dtype, so CPU and CUDA cases see bit-identical inputs;
-* structure checks that raise `WrongAnswer`: `tensor`, `sequence`, `none`, `instance`, `attr`;
+* structure checks that raise `WrongAnswer`: `tensor`, `sequence`, `none`, `instance`, `attr`,
+  and `outputs` (a tuple result checked entry by entry against its names);
 * snapshots: `snap` (a private contiguous copy) and `ints` (an int64 output tensor);
-* `call_twice` (same call twice; both results are returned for comparison, so state leaking
+* `diagnostic` (one of the student's own modules run on its own, for `diagnostics` in
+  problem.toml: never a verdict of its own);
+* `call_once`, `call_twice` (same call twice; both results are returned for comparison, so state leaking
   from one call into the next shows up outside the sandbox) and `timed` (a default `timed`).
 
 Only what `run` returns is compared outside the sandbox, so only that is binding: every check
@@ -47,13 +51,18 @@ __all__ = [
     "RuleViolation",
     "WrongAnswer",
     "attr",
+    "call_once",
     "call_twice",
+    "diagnostic",
+    "forget_grads",
     "grads",
     "instance",
     "ints",
     "make_case",
     "none",
+    "outputs",
     "params",
+    "require",
     "requires_grad",
     "reset_check",
     "rng",
@@ -143,6 +152,15 @@ def params(cls: type[P], case: CaseContext) -> P:
         return cls(**values)  # a __post_init__ may check across fields and raise ValueError
     except (TypeError, ValueError) as exc:
         raise ValueError(f"case {case.name}: {exc}") from exc
+
+
+def require(ok: object, message: str) -> None:
+    """Raise ValueError(message) unless `ok`: a case outside the domain the driver supports.
+
+    In a `Params.__post_init__`, `params()` re-raises it with the case's name; the reference run
+    then fails and `problem validate` reports the case and the message."""
+    if not ok:
+        raise ValueError(message)
 
 
 # ---- seeded generation ---------------------------------------------------------------------
@@ -258,6 +276,19 @@ def instance(value: P, cls: type | tuple[type, ...], what: str) -> P:
     return value
 
 
+def outputs(value: object, names: Sequence[str], what: str, *, absent: Sequence[str] = ()) -> Outputs:
+    """A tuple result as {name: tensor}: `value` must be a tuple or list with one entry per name;
+    an entry whose name is in `absent` must be None (and is left out), every other a tensor."""
+    got = sequence(value, len(names), f"{what} ({', '.join(names)})")
+    res: Outputs = {}
+    for name, v in zip(names, got, strict=True):
+        if name in absent:
+            none(v, f"{name} in {what}")
+        else:
+            res[name] = tensor(v, f"{name} in {what}")
+    return res
+
+
 def attr(obj: object, name: str, what: str | None = None) -> Any:
     """obj.name, or WrongAnswer if it has no such attribute."""
     if not hasattr(obj, name):
@@ -280,6 +311,16 @@ def ints(value: int | Sequence[int], case: CaseContext) -> torch.Tensor:
 
 def _default_unpack(result: object, which: str) -> torch.Tensor:
     return tensor(result, f"the {which} call's result")
+
+
+def call_once(
+    call: Callable[[], object],
+    unpack: Callable[[object, str], torch.Tensor | Outputs] = _default_unpack,
+    name: str = "output",
+) -> Outputs:
+    """`call()` once; `unpack(result, "only")` as for `call_twice`, every output snapshotted."""
+    got = unpack(call(), "only")
+    return {k: snap(v) for k, v in (got if isinstance(got, dict) else {name: got}).items()}
 
 
 def call_twice(
@@ -317,6 +358,30 @@ def timed(call: Callable[[Any, dict[str, Any], CaseContext], object]) -> Callabl
 
     make.__doc__ = f"Time {getattr(call, '__name__', 'the call')}(submission, inputs, case)."
     return make
+
+
+def diagnostic(call: Callable[[], object]) -> torch.Tensor:
+    """A diagnostic output (problem.toml `diagnostics`): `call()` snapshotted, or an empty
+    tensor when it raises or returns no tensor, so that it can only ever differ: a diagnostic
+    never changes a case's verdict, which the problem's own outputs decide. A rule violation
+    is still one."""
+    try:
+        got = call()
+    except RuleViolation:
+        raise
+    except Exception:  # noqa: BLE001 - the student's module failing on its own is only a difference
+        return torch.empty(0)
+    return snap(got) if isinstance(got, torch.Tensor) else torch.empty(0)
+
+
+def forget_grads(inputs: Mapping[str, object]) -> None:
+    """Drop a `.grad` the submission left on an input that does not require grad.
+
+    The judge checks that inputs come back unchanged, `.grad` included; use this where the
+    course's own grader does not look at such a stale `.grad` (it has no effect on anything)."""
+    for t in inputs.values():
+        if isinstance(t, torch.Tensor) and not t.requires_grad and t.grad is not None:
+            t.grad = None
 
 
 def grads(output: torch.Tensor, upstream: torch.Tensor, wrt: Sequence[torch.Tensor]) -> list[torch.Tensor]:

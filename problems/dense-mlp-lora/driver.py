@@ -46,16 +46,12 @@ class Params:
     reset: bool = True
 
     def __post_init__(self) -> None:
-        if min(self.b, self.s, self.h, self.ffh) < 1:
-            raise ValueError("b, s, h and ffh must be positive")
-        if not 0 <= self.lora_rank <= min(self.h, self.ffh):  # the course's domain
-            raise ValueError("lora_rank must be in [0, min(h, ffh)]")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError("dropout must be in [0, 1)")
-        if self.lora_alpha is not None and self.lora_alpha <= 0:
-            raise ValueError("lora_alpha must be positive")
-        if self.call == "defaults" and (self.activation, self.lora_rank, self.init_base_seed) != ("silu", 0, 42):
-            raise ValueError("call='defaults' needs the default settings")
+        kit.require(min(self.b, self.s, self.h, self.ffh) >= 1, "b, s, h and ffh must be positive")
+        kit.require(0 <= self.lora_rank <= min(self.h, self.ffh), "lora_rank must be in [0, min(h, ffh)]")
+        kit.require(0.0 <= self.dropout < 1.0, "dropout must be in [0, 1)")
+        kit.require(self.lora_alpha is None or self.lora_alpha > 0, "lora_alpha must be positive")
+        defaults = (self.activation, self.lora_rank, self.init_base_seed) == ("silu", 0, 42)
+        kit.require(self.call != "defaults" or defaults, "call='defaults' needs the default settings")
 
 
 def _input_device(p: Params, case) -> str:

@@ -39,8 +39,7 @@ def _device(side: str, case) -> str:
 
 def generate_inputs(case, seed: int) -> dict:
     p, r = kit.params(Params, case), kit.rng(case, seed)
-    if p.h % p.gz != 0:
-        raise ValueError(f"case {case.name}: h={p.h} is not a multiple of gz={p.gz} (outside the course's domain)")
+    kit.require(p.h % p.gz == 0, f"case {case.name}: h={p.h} is not a multiple of gz={p.gz} (the course's domain)")
     x = r.randn(p.b, p.s, p.h, draw=torch.float32, place=False)
     return {"input": x.to(device=_device(p.input_device, case), dtype=case.dtype)}
 

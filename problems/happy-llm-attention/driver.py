@@ -60,8 +60,8 @@ def _sizes(p: Params) -> tuple[int, int]:
 def generate_inputs(case, seed: int) -> dict:
     p, r = kit.params(Params, case), kit.rng(case, seed)
     n_embd, max_seq_len = _sizes(p)
-    if p.dim % p.n_heads or p.s > max_seq_len:
-        raise ValueError(f"case {case.name}: dim must be a multiple of n_heads and s <= max_seq_len")
+    kit.require(p.dim % p.n_heads == 0 and p.s <= max_seq_len,
+                f"case {case.name}: dim must be a multiple of n_heads and s <= max_seq_len")
     names = {"self": ("x",), "cross": ("x", "enc"), "distinct": ("q", "k", "v")}[p.inputs]
     inputs = {n: r.randn(p.b, p.s, n_embd, draw=torch.float32) for n in names}
     # nn.Linear's own scale (1/sqrt(fan_in)) keeps the scores of order one

@@ -29,8 +29,7 @@ class Params:
 
 def generate_inputs(case, seed: int) -> dict:
     p, r = kit.params(Params, case), kit.rng(case, seed)
-    if p.shape[-1] < 2:
-        raise ValueError(f"case {case.name}: features must be >= 2 (the unbiased std of one value is undefined)")
+    kit.require(p.shape[-1] >= 2, f"case {case.name}: features must be >= 2 (one value has no unbiased std)")
     features = p.shape[-1]
     x = r.randn(*p.shape, scale=p.scale, draw=torch.float32, place=False) + p.shift
     inputs = {

@@ -45,8 +45,8 @@ class Params:
 
 def generate_inputs(case, seed: int) -> dict:
     p, r = kit.params(Params, case), kit.rng(case, seed)
-    if p.n_embd % 2 or not all(1 <= s <= p.block_size for s in p.seqs) or not p.seqs:
-        raise ValueError(f"case {case.name}: n_embd must be even and 1 <= seq_len <= block_size")
+    kit.require(p.n_embd % 2 == 0 and p.seqs and all(1 <= s <= p.block_size for s in p.seqs),
+                f"case {case.name}: n_embd must be even and 1 <= seq_len <= block_size")
     inputs = {f"x{k}": r.randn(p.b, s, p.n_embd, draw=torch.float32) for k, s in enumerate(p.seqs)}
     inputs["upstream"] = r.randn(p.b, p.seqs[0], p.n_embd, draw=torch.float32)
     return inputs

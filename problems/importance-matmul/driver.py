@@ -1,11 +1,11 @@
 """Driver for importance-matmul: the same code runs the reference and the submission.
 
-Inputs never require grad (the course guarantees that). run() calls the submission as the
-course's grader does in the case's mode (see Params.mode): once, or twice on the same tensors,
-and returns output, grad_input, grad_weight (and their *_second_call copies).
-Probabilities (in the dtype of `input`) are pairwise distinct multiples
-of 1/G inside a sequence (G = 256 for half precision, 2**16 for float32), so every value, every
-comparison with top_p and every top-k choice is exact and unambiguous in all dtypes.
+run() calls the submission as the course's grader does in the case's mode (Params.mode) and no
+more often: once, or twice on the same tensors (state kept between the calls, such as an
+accumulated .grad, shows up in the *_second_call results). Inputs never require grad (the course
+guarantees that). Probabilities (in the dtype of `input`) are pairwise distinct multiples of 1/G
+inside a sequence (G = 256 in half precision, 2**16 in float32), so every value, comparison with
+top_p and top-k choice is exact and unambiguous in all dtypes.
 """
 
 from dataclasses import dataclass
@@ -35,14 +35,11 @@ class Params:
     call: Literal["keyword", "defaults"] = "keyword"
 
     def __post_init__(self) -> None:
-        if self.call == "defaults" and (self.num_heads, self.top_p, self.top_k, self.mode) != (1, 1.0, None, "fwd"):
-            raise ValueError("call='defaults' needs the default settings")
-        if self.h % self.num_heads:
-            raise ValueError("h is not divisible by num_heads")
-        if self.top_k is not None and not 1 <= self.top_k <= self.s:  # the course's domain
-            raise ValueError("top_k must be in [1, s]")
-        if not 0.0 <= self.top_p <= 1.0 or self.top_p * 256 % 1:
-            raise ValueError("top_p must be a multiple of 1/256 in [0, 1]")
+        defaults = (self.num_heads, self.top_p, self.top_k, self.mode) == (1, 1.0, None, "fwd")
+        kit.require(self.call != "defaults" or defaults, "call='defaults' needs the default settings")
+        kit.require(self.h % self.num_heads == 0, "h is not divisible by num_heads")
+        kit.require(self.top_k is None or 1 <= self.top_k <= self.s, "top_k must be in [1, s]")  # the course's domain
+        kit.require(0 <= self.top_p <= 1 and self.top_p * 256 % 1 == 0, "top_p must be a multiple of 1/256 in [0, 1]")
 
 
 def kept_mask(probs: torch.Tensor, top_p: float, top_k) -> torch.Tensor:
@@ -70,8 +67,7 @@ def _make_probs(r: kit.Rng, p: Params, grid: int) -> torch.Tensor:
 def generate_inputs(case, seed: int) -> dict:
     p, r = kit.params(Params, case), kit.rng(case, seed)
     grid = 256 if case.dtype in (torch.float16, torch.bfloat16) else 2**16
-    if p.s > grid - 1:
-        raise ValueError(f"case {case.name}: s={p.s} too long for distinct probabilities")
+    kit.require(p.s < grid, f"case {case.name}: s={p.s} too long for distinct probabilities")
     x = r.randn(p.b, p.s, p.h, draw=torch.float32)
     w = r.randn(p.h, p.e, draw=torch.float32)
     probs = _make_probs(r, p, grid)
@@ -85,39 +81,23 @@ def generate_inputs(case, seed: int) -> dict:
 
 
 def _call(sub, inputs: dict, case):
-    p, f = kit.params(Params, case), sub.matmul_with_importance
-    x, w, pr = inputs["input"], inputs["weight"], inputs["probs"]
-    if p.call == "defaults":
-        return f(input=x, weight=w, probs=pr)
-    return f(input=x, weight=w, probs=pr, grad_output=inputs.get("grad_output"), num_heads=p.num_heads,
-             top_p=p.top_p, top_k=p.top_k)
+    p = kit.params(Params, case)
+    rest = {} if p.call == "defaults" else {"grad_output": inputs.get("grad_output"), "num_heads": p.num_heads,
+                                            "top_p": p.top_p, "top_k": p.top_k}
+    return sub.matmul_with_importance(input=inputs["input"], weight=inputs["weight"], probs=inputs["probs"], **rest)
 
 
 def _unpack(result, with_grads: bool, which: str) -> dict:
-    what = f"matmul_with_importance's result (the {which} call)"
-    out, gi, gw = kit.sequence(result, 3, what + " (output, grad_input, grad_weight)")
-    res = {"output": kit.tensor(out, f"output in {what}")}
-    for name, val in (("grad_input", gi), ("grad_weight", gw)):
-        if with_grads:
-            res[name] = kit.tensor(val, f"grad_output was given, so {name} in {what}")
-        else:
-            kit.none(val, f"grad_output was not given, so {name} in {what}")
-    return res
+    what = f"matmul_with_importance's result (the {which} call, grad_output {'' if with_grads else 'not '}given)"
+    return kit.outputs(result, ("output", "grad_input", "grad_weight"), what,
+                       absent=() if with_grads else ("grad_input", "grad_weight"))
 
 
 def run(sub, inputs: dict, case) -> dict:
-    # Called as the course's grader calls it in each mode, and no more often: once, or twice on
-    # the same tensors (state kept between calls, such as an accumulated .grad, then shows up
-    # as a difference in the *_second_call results).
     mode, with_grads = kit.params(Params, case).mode, "grad_output" in inputs
-    if mode in ("fwd", "bwd"):
-        res = {k: kit.snap(v) for k, v in _unpack(_call(sub, inputs, case), with_grads, "only").items()}
-    else:
-        res = kit.call_twice(lambda: _call(sub, inputs, case), lambda r, which: _unpack(r, with_grads, which))
-    # A stale .grad on a tensor that no longer requires grad is not checked by the course.
-    for t in inputs.values():
-        if isinstance(t, torch.Tensor) and not t.requires_grad and t.grad is not None:
-            t.grad = None
+    call_n = kit.call_once if mode in ("fwd", "bwd") else kit.call_twice
+    res = call_n(lambda: _call(sub, inputs, case), lambda r, which: _unpack(r, with_grads, which))
+    kit.forget_grads(inputs)  # a stale .grad on a tensor that no longer requires grad: not checked by the course
     return res
 
 

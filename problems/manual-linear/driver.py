@@ -28,8 +28,7 @@ class Params:
     ops: str = "FB"  # spaces are ignored
 
     def __post_init__(self) -> None:
-        if not self.script or set(self.script) - set("FB"):
-            raise ValueError(f"bad ops string {self.ops!r}")
+        kit.require(self.script and not set(self.script) - set("FB"), f"bad ops string {self.ops!r}")
 
     @property
     def script(self) -> str:
@@ -63,34 +62,28 @@ def _build(sub, inputs, case):
 
 
 def run(sub, inputs: dict[str, object], case) -> dict[str, torch.Tensor]:
-    p, obj = kit.params(Params, case), _build(sub, inputs, case)
-    out: dict[str, torch.Tensor] = {}
-    n = {"F": 0, "B": 0}
-    for op in p.script:
-        n[op] += 1
-        k = n[op]
+    script, obj, out = kit.params(Params, case).script, _build(sub, inputs, case), {}
+    for i, op in enumerate(script):
+        k = script[: i + 1].count(op)  # the k-th F or B
         if op == "F":
             out[f"y_{k}"] = kit.snap(kit.tensor(obj.forward(inputs[f"x_{k}"]), f"forward() (call {k})"))
         else:
             gi = obj.backward(inputs[f"grad_output_{k}"])
             out[f"grad_input_{k}"] = kit.snap(kit.tensor(gi, f"backward() (call {k})"))
-            wg = getattr(obj, "W_grad", None)
-            out[f"W_grad_{k}"] = kit.snap(kit.tensor(wg, f"W_grad after backward() call {k}"))
+            out[f"W_grad_{k}"] = kit.snap(kit.tensor(getattr(obj, "W_grad", None), f"W_grad after backward() call {k}"))
     return out
 
 
 def timed(sub, inputs, case):
     """TIMED_ROUNDS forward + backward iterations on a prebuilt layer, alternating the case's
     inputs, so that one measurement is long compared with the harness round trip."""
-    obj = _build(sub, inputs, case)
-    pairs = [(inputs[f"x_{k}"], inputs[f"grad_output_{k}"])
-             for k in range(1, len(inputs)) if f"x_{k}" in inputs and f"grad_output_{k}" in inputs]
-    if not pairs:
-        raise ValueError(f"case {case.name}: a timed case needs at least one F and one B")
+    script, obj = kit.params(Params, case).script, _build(sub, inputs, case)
+    n = min(script.count("F"), script.count("B"))
+    kit.require(n, f"case {case.name}: a timed case needs at least one F and one B")
 
     def iterations():
         for r in range(TIMED_ROUNDS):
-            obj.forward(pairs[r % len(pairs)][0])
-            obj.backward(pairs[r % len(pairs)][1])
+            obj.forward(inputs[f"x_{r % n + 1}"])
+            obj.backward(inputs[f"grad_output_{r % n + 1}"])
 
     return iterations

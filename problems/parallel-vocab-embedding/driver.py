@@ -51,8 +51,8 @@ def _ranks(p: Params) -> tuple[int, ...]:
 
 def generate_inputs(case, seed: int) -> dict:
     p, r = kit.params(Params, case), kit.rng(case, seed)
-    if p.v % p.w != 0 or not all(0 <= k < p.w for k in _ranks(p)):
-        raise ValueError(f"case {case.name}: v must be a multiple of w and ranks in [0, w)")
+    kit.require(p.v % p.w == 0 and all(0 <= k < p.w for k in _ranks(p)),
+                f"case {case.name}: v must be a multiple of w and ranks in [0, w)")
     if p.ids:
         ids = torch.tensor(p.ids, dtype=torch.int64).reshape(1, -1)
     else:
@@ -60,7 +60,7 @@ def generate_inputs(case, seed: int) -> dict:
         if p.edges:  # the first and last id of every shard occur (where there is room)
             n, flat = p.v // p.w, ids.view(-1)
             bounds = sorted({x for k in range(p.w) for x in (k * n, k * n + n - 1)})
-            for x, pos in zip(bounds, r.randperm(flat.numel()).tolist()):
+            for x, pos in zip(bounds, r.randperm(flat.numel()).tolist(), strict=False):
                 flat[pos] = x
     other = r.randint(0, p.v, p.b2, p.s2, place=False)
     dev = _device(p.ids_device, case)

@@ -36,21 +36,16 @@ class Params:
     calls: tuple[tuple[int, int], ...] = ()
 
 
-def _rope_tables(positions: torch.Tensor, hd: int, base: float = 10000.0):
-    inv_freq = base ** (-torch.arange(0, hd, 2, dtype=torch.float64) / hd)
-    angles = torch.outer(positions.to(torch.float64), inv_freq)
-    angles = torch.cat((angles, angles), dim=-1)
-    return angles.cos().to(torch.float32), angles.sin().to(torch.float32)
-
-
 def generate_inputs(case, seed: int) -> dict:
     p, r = kit.params(Params, case), kit.rng(case, seed)
     if p.kind == "module":
         return {f"x{k}": r.randn(p.b, seq_len, p.nh, p.dim, draw=torch.float32)
                 for k, (seq_len, _offset) in enumerate(p.calls)}
     x = r.randn(p.b, p.s, p.nh, p.hd, draw=torch.float32)
-    start = r.integer(0, p.max_pos)
-    cos, sin = _rope_tables(torch.arange(start, start + p.s), p.hd)
+    start = r.integer(0, p.max_pos)  # tables in float64, rounded to float32, then to table_dtype
+    inv_freq = 10000.0 ** (-torch.arange(0, p.hd, 2, dtype=torch.float64) / p.hd)
+    angles = torch.outer(torch.arange(start, start + p.s, dtype=torch.float64), inv_freq).repeat(1, 2)
+    cos, sin = angles.cos().to(torch.float32), angles.sin().to(torch.float32)
     table_dtype = kit.DTYPES[p.table_dtype] if p.table_dtype else case.dtype
     return {"input": x, "cos": r.place(cos, table_dtype), "sin": r.place(sin, table_dtype)}
 
@@ -64,8 +59,7 @@ def _build_module(sub, case):
 
 def _module_state(module, case) -> dict:
     dim, buffers = kit.params(Params, case).dim, [b for _, b in module.named_buffers()]
-    # A table is a buffer of shape [L, dim]; leading size-1 dimensions ([1, L, 1, dim]) are
-    # tolerated, so its row count is numel // dim.
+    # A table is a buffer [L, dim], leading size-1 dimensions tolerated: its rows are numel // dim.
     rows = [int(b.numel() // dim) for b in buffers if b.dim() >= 2 and b.shape[-1] == dim]
     if not rows:
         raise kit.WrongAnswer(f"NTKAwareRoPE keeps no buffer of shape [L, {dim}]: the cos/sin tables "
@@ -76,12 +70,15 @@ def _module_state(module, case) -> dict:
             "buffers_on_device": kit.ints(int(on_device), case)}
 
 
+def _apply(sub, inputs: dict, case):
+    return sub.apply_rotary_pos_emb(input=inputs["input"], cos=inputs["cos"], sin=inputs["sin"])
+
+
 def run(sub, inputs: dict, case) -> dict:
     p = kit.params(Params, case)
     if p.kind == "apply":
         x, cos = inputs["input"], inputs["cos"]
-        out = kit.snap(kit.tensor(sub.apply_rotary_pos_emb(input=x, cos=cos, sin=inputs["sin"]),
-                                  "apply_rotary_pos_emb's result"))
+        out = kit.snap(kit.tensor(_apply(sub, inputs, case), "apply_rotary_pos_emb's result"))
         if cos.dtype != x.dtype and out.dtype == torch.promote_types(x.dtype, cos.dtype):
             # float32 tables with a half-precision input: the course's reference returns the
             # promoted dtype (it never casts back) and the course never tests this pairing on
@@ -96,10 +93,10 @@ def run(sub, inputs: dict, case) -> dict:
 
 
 def timed(sub, inputs: dict, case):
-    if kit.params(Params, case).kind == "apply":
-        x, cos, sin, f = inputs["input"], inputs["cos"], inputs["sin"], sub.apply_rotary_pos_emb
-        return lambda: f(input=x, cos=cos, sin=sin)
+    p = kit.params(Params, case)
+    if p.kind == "apply":
+        return kit.timed(_apply)(sub, inputs, case)
     # The module is built once, outside the timed region; the first call is what is timed.
     # With dynamic = false and a call past the table, every call rebuilds its tables.
-    module, x, offset = _build_module(sub, case), inputs["x0"], kit.params(Params, case).calls[0][1]
-    return lambda: module(x, offset)
+    module, x = _build_module(sub, case), inputs["x0"]
+    return lambda: module(x, p.calls[0][1])

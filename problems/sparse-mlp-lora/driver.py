@@ -51,20 +51,15 @@ class Params:
     reset: bool = True
 
     def __post_init__(self) -> None:
-        if min(self.b, self.s, self.h, self.ffh, self.ne, self.k, self.world_size) < 1:
-            raise ValueError("sizes must be positive")
-        if self.ffh % self.ne or self.ne % self.world_size:  # the course's domain
-            raise ValueError("ffh must be divisible by ne, and ne by world_size")
-        if not self.k <= self.ne:
-            raise ValueError("k must be in [1, ne]")
-        if self.ranks is not None and not all(0 <= r < self.world_size for r in self.ranks):
-            raise ValueError("ranks must be in [0, world_size)")
-        if not 0 <= self.lora_rank <= min(self.h, self.ffh // self.ne):
-            raise ValueError("lora_rank must be in [0, min(h, ffh // ne)]")
-        if not 0.0 <= self.dropout < 1.0 or self.init_std <= 0:
-            raise ValueError("dropout must be in [0, 1) and init_std positive")
-        if self.lora_alpha is not None and self.lora_alpha <= 0:
-            raise ValueError("lora_alpha must be positive")
+        kit.require(min(self.b, self.s, self.h, self.ffh, self.ne, self.k, self.world_size) > 0, "sizes must be > 0")
+        kit.require(self.ffh % self.ne == 0 and self.ne % self.world_size == 0,  # the course's domain
+                    "ffh must be divisible by ne, and ne by world_size")
+        kit.require(self.k <= self.ne, "k must be in [1, ne]")
+        kit.require(self.ranks is None or all(0 <= r < self.world_size for r in self.ranks),
+                    "ranks must be in [0, world_size)")
+        kit.require(0 <= self.lora_rank <= min(self.h, self.ffh // self.ne), "lora_rank must be in [0, min(h, ffh/ne)]")
+        kit.require(0.0 <= self.dropout < 1.0 and self.init_std > 0, "dropout must be in [0, 1) and init_std positive")
+        kit.require(self.lora_alpha is None or self.lora_alpha > 0, "lora_alpha must be positive")
 
 
 def generate_inputs(case, seed: int) -> dict:

@@ -145,3 +145,50 @@ def test_grads_fill_unused_with_zeros() -> None:
     up = torch.randn(4)
     g_x, g_u = kit.grads(x * 3.0, up, [x, unused])
     assert torch.equal(g_x, 3.0 * up) and torch.equal(g_u, torch.zeros(2))
+
+
+def test_outputs_checks_a_tuple_result_entry_by_entry() -> None:
+    t = torch.ones(2)
+    got = kit.outputs((t, None, t * 2), ("out", "gi", "gw"), "f's result", absent=("gi",))
+    assert list(got) == ["out", "gw"] and torch.equal(got["gw"], t * 2)
+    with pytest.raises(kit.WrongAnswer, match=r"\(out, gi, gw\) must be a tuple of 3 values, got a tuple of length 2"):
+        kit.outputs((t, t), ("out", "gi", "gw"), "f's result")
+    with pytest.raises(kit.WrongAnswer, match="gi in f's result must be None, got a Tensor"):
+        kit.outputs((t, t, t), ("out", "gi", "gw"), "f's result", absent=("gi",))
+    with pytest.raises(kit.WrongAnswer, match=r"gw in f's result must be a torch\.Tensor, got None"):
+        kit.outputs((t, t, None), ("out", "gi", "gw"), "f's result")
+
+
+def test_call_once_snapshots_every_output() -> None:
+    buf = torch.zeros(2)
+
+    def call() -> tuple[torch.Tensor, torch.Tensor]:
+        buf.add_(1)
+        return buf, buf * 3
+
+    got = kit.call_once(call, lambda r, which: {"a": r[0], "b": kit.tensor(r[1], which)})
+    buf.add_(10)  # a later in-place update of the returned buffer does not reach the snapshot
+    assert torch.equal(got["a"], torch.ones(2)) and torch.equal(got["b"], torch.full((2,), 3.0))
+    assert torch.equal(kit.call_once(lambda: buf)["output"], buf)
+
+
+def test_forget_grads_drops_only_a_stale_grad() -> None:
+    stale, live = torch.ones(2), torch.ones(2, requires_grad=True)
+    stale.grad, live.grad = torch.ones(2), torch.ones(2)
+    kit.forget_grads({"stale": stale, "live": live, "n": 3})
+    assert stale.grad is None and live.grad is not None
+
+
+def test_require_raises_the_authors_value_error_with_the_case_name() -> None:
+    @dataclass(frozen=True)
+    class Params:
+        h: int
+        heads: int = 1
+
+        def __post_init__(self) -> None:
+            kit.require(self.h % self.heads == 0, "h is not divisible by heads")
+
+    assert kit.params(Params, kit.make_case(params={"h": 4, "heads": 2})).heads == 2
+    with pytest.raises(ValueError, match="case odd: h is not divisible by heads"):
+        kit.params(Params, kit.make_case(name="odd", params={"h": 5, "heads": 2}))
+    kit.require(1, "truthy passes")
