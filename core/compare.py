@@ -21,6 +21,7 @@ class Check:
     message: str = ""
     error_ratio: float = 0.0  # max |got-exp| / (atol + rtol|exp|); inf for structural failures
     details: dict[str, Any] = field(default_factory=dict)
+    differing: list[str] = field(default_factory=list)  # diagnostic outputs that differ too
 
 
 def _kind(name: str) -> str:
@@ -107,12 +108,16 @@ def compare_case(
     atol: float,
     rtol: float,
     mutable_inputs: list[str] | None = None,
+    diagnostics: set[str] | frozenset[str] = frozenset(),
 ) -> Check:
-    """All outputs within tolerance, every input untouched, devices as the reference's."""
+    """All outputs within tolerance, every input untouched, devices as the reference's.
+    Outputs named in `diagnostics` are not part of the check (see `differing`)."""
     mutable = set(mutable_inputs or [])
     worst = 0.0
     for key in sorted(k for k in exp if k.startswith("out.")):
         name = key[4:]
+        if name in diagnostics:
+            continue
         if key not in got:
             return Check(False, "missing", name, f"output `{name}` is missing", float("inf"))
         exp_dev = exp_meta.get("devices", {}).get(name)
@@ -142,3 +147,16 @@ def compare_case(
         if gb is not None and (ga is None or not _same_bits(ga, gb)):
             return Check(False, "mutation", name, f"input `{name}`: its .grad was changed", float("inf"))
     return Check(True, error_ratio=worst)
+
+
+def differing(got: dict[str, torch.Tensor], exp: dict[str, torch.Tensor], names: list[str], atol: float,
+              rtol: float) -> list[str]:
+    """Which of the outputs `names` are missing from `got` or differ from `exp` beyond tolerance."""
+    out = []
+    for name in names:
+        a, b = got.get(f"out.{name}"), exp.get(f"out.{name}")
+        if b is None:
+            continue  # the reference did not return it: nothing to say
+        if a is None or not compare_tensor(name, a, b, atol, rtol).ok:
+            out.append(name)
+    return out

@@ -118,6 +118,23 @@ def apply_case_defaults(data: Any) -> Any:
     return {**data, "cases": cases}
 
 
+class Diagnostic(_Strict):
+    """An output that runs one of the student's own modules on its own (a multi-module problem's
+    driver returns it). It never changes a verdict: when a case fails and this output differs
+    from the reference's, the report names the module and the problem that grades it."""
+
+    output: str = Field(min_length=1)  # the name the driver returns it under
+    what: str = Field(min_length=1, max_length=200)  # e.g. "NTKAwareRoPE in src/modeling/pos_emb.py"
+    problem: str = ""  # the slug of the problem that grades that module, if there is one
+
+    @field_validator("problem")
+    @classmethod
+    def _problem(cls, v: str) -> str:
+        if v and not SLUG_RE.match(v):
+            raise ValueError("problem must be a problem slug")
+        return v
+
+
 class ProblemConfig(_Strict):
     """The whole of problem.toml."""
 
@@ -133,6 +150,7 @@ class ProblemConfig(_Strict):
     case_defaults: dict[str, Any] = Field(default_factory=dict)  # merged into every case
     tags: list[str] = Field(default_factory=list)
     difficulty: str = ""
+    diagnostics: list[Diagnostic] = Field(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod
@@ -188,6 +206,9 @@ class ProblemConfig(_Strict):
             raise ValueError(f"duplicate case names: {', '.join(dupes)}")
         if all(c.points == 0 for c in self.cases):
             raise ValueError("at least one case must be worth points")
+        outs = [d.output for d in self.diagnostics]
+        if len(set(outs)) != len(outs):
+            raise ValueError("diagnostics: each output may be named once")
         return self
 
     def tolerance_for(self, case: Case) -> Tolerance:
@@ -240,14 +261,35 @@ class Problem:
         return h.hexdigest()[:16]
 
     def solutions(self) -> list[tuple[str, Path]]:
-        """(expected verdict, file) for every known solution under solutions/."""
+        """(expected verdict, path) for every known solution under solutions/: a .py file, or a
+        folder holding a tree graded like a student's upload (`name/src/modeling/x.py`)."""
         root = self.path / "solutions"
         if not root.is_dir():
             return []
-        return sorted((p.parent.name, p) for p in root.glob("*/*.py"))
+        found = [p for p in root.glob("*/*") if p.name != "__pycache__"
+                 and ((p.is_file() and p.suffix == ".py") or p.is_dir())]
+        return sorted((p.parent.name, p) for p in found)
+
+    def support_files(self) -> dict[str, bytes]:
+        """The judge's own modules under support/, by repository path (`src/modeling/norm.py`):
+        installed beneath the reference and every solution, never beneath a student's upload."""
+        return tree_files(self.path / "support")
 
     def __repr__(self) -> str:
         return f"Problem({self.slug!r}, version={self.content_hash})"
+
+
+def tree_files(folder: Path) -> dict[str, bytes]:
+    """Every .py file under `folder` by its relative POSIX path (none if there is no folder)."""
+    if not folder.is_dir():
+        return {}
+    return {f.relative_to(folder).as_posix(): f.read_bytes() for f in sorted(folder.rglob("*.py"))
+            if f.is_file() and "__pycache__" not in f.parts}
+
+
+def solution_files(path: Path) -> dict[str, bytes]:
+    """A solution as a submission's files: one file, or a folder's tree."""
+    return tree_files(path) if path.is_dir() else {path.name: path.read_bytes()}
 
 
 def _format_validation(path: Path, exc: ValidationError, raw: dict[str, Any] | None = None) -> str:

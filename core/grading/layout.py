@@ -104,9 +104,24 @@ def _find_prefix(files: dict[str, bytes], root: str, cfg_entries: list[list[tupl
     return None
 
 
-def install_files(problem: Problem, files: dict[str, bytes]) -> Installed:
+def install_files(problem: Problem, files: dict[str, bytes], support: dict[str, bytes] | None = None
+                  ) -> Installed:
     """A single file becomes the problem's module; several files or a tree keep the package
-    layout that the entry points name, re-rooted to it; anything else is left out, with a note."""
+    layout that the entry points name, re-rooted to it; anything else is left out, with a note.
+
+    `support` (the package's support/ tree: only for the reference and known solutions, never
+    for a student) goes beneath: the submission's own files win over it."""
+    installed = _install(problem, files)
+    if support:
+        # A single file's parent packages are empty __init__.py files made here: support's win.
+        own = installed.files
+        if installed.single_module:
+            own = {module_file(installed.single_module): own[module_file(installed.single_module)]}
+        installed.files = {**installed.files, **support, **own}
+    return installed
+
+
+def _install(problem: Problem, files: dict[str, bytes]) -> Installed:
     if not files:
         raise SubmissionError("the submission has no files")
     cfg = problem.config

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import safetensors.torch as st
 
-from core.compare import Check, compare_case
+from core.compare import Check, compare_case, differing
 from core.errors import InfrastructureError
 from core.grading.devices import runnable
 from core.grading.jobs import build_job, case_spec, effective_seed, run_spec
@@ -56,25 +56,29 @@ def grade(problem: Problem, files: dict[str, bytes], *, settings: Settings,
 
 
 def grade_detailed(problem: Problem, files: dict[str, bytes], *, settings: Settings,
-                   progress: Progress | None = None, backend: Backend | None = None) -> Graded:
+                   progress: Progress | None = None, backend: Backend | None = None,
+                   support: dict[str, bytes] | None = None) -> Graded:
     """grade(), keeping each case's error ratio for `problem validate`.
 
     `backend` defaults to the configured sandbox (tests of the assembly pass a fake one).
     Harness runs: the submission's, then at most one of the reference (expected outputs that
     are not cached yet, and the timed cases the submission got right). A worker without a GPU
-    grades the cases it can run and notes the `device = "cuda"` ones it left out.
+    grades the cases it can run and notes the `device = "cuda"` ones it left out. `support` is
+    the package's support/ tree, for the reference and known solutions only (never a student's).
     """
     problem, notes = runnable(problem, settings)
-    graded = _grade_detailed(problem, files, settings=settings, progress=progress, backend=backend)
+    graded = _grade_detailed(problem, files, settings=settings, progress=progress, backend=backend,
+                             support=support)
     graded.report.notes.extend(notes)
     return graded
 
 
 def _grade_detailed(problem: Problem, files: dict[str, bytes], *, settings: Settings,
-                    progress: Progress | None, backend: Backend | None) -> Graded:
+                    progress: Progress | None, backend: Backend | None,
+                    support: dict[str, bytes] | None) -> Graded:
     start = time.monotonic()
     cfg = problem.config
-    installed = install_files(problem, files)
+    installed = install_files(problem, files, support)
     finding = check_files(installed.files, cfg.rules, [e for alts in cfg.entries for e in alts],
                           installed.single_module)
     if finding is not None:
@@ -133,6 +137,7 @@ class _Judged:
     message: str  # the public case's message
     check: Check | None
     timing: CaseTiming | None
+    differing: tuple[str, ...] = ()  # diagnostic outputs that differ, when the case failed
 
 
 def _compare(outcome: CaseResult, child: ChildResult, expected: Expected, problem: Problem,
@@ -145,8 +150,11 @@ def _compare(outcome: CaseResult, child: ChildResult, expected: Expected, proble
         return Compared.UNREADABLE, None
     tol = problem.config.tolerance_for(cfg_case)
     got_meta = {"input_meta": child.input_meta, "devices": child.devices}
+    diagnostics = [d.output for d in problem.config.diagnostics]
     check = compare_case(got, got_meta, expected.tensors, expected.meta, tol.atol, tol.rtol,
-                         cfg_case.mutable_inputs)
+                         cfg_case.mutable_inputs, frozenset(diagnostics))
+    if not check.ok and diagnostics:
+        check.differing = differing(got, expected.tensors, diagnostics, tol.atol, tol.rtol)
     return (Compared.PASSED if check.ok else Compared.FAILED), check
 
 
@@ -190,7 +198,8 @@ def _judge(spec: CaseSpec, cfg_case: Case, outcome: CaseResult, result: RunResul
         exit_code=outcome.exit_code, ratio=timing.ratio if timing else 0.0,
         budget=problem.config.timing.budget_ratio,
     )
-    return _Judged(verdict, message, check, timing)
+    return _Judged(verdict, message, check, timing,
+                   tuple(check.differing) if check is not None and verdict is not Verdict.ACCEPTED else ())
 
 
 def _assemble(problem: Problem, cases: list[CaseSpec], result: RunResult,
@@ -199,6 +208,7 @@ def _assemble(problem: Problem, cases: list[CaseSpec], result: RunResult,
     reports: list[CaseReport] = []
     ratios: dict[str, float] = {}
     compile_msg = ""
+    differing: set[str] = set()
     for spec, cfg_case in zip(cases, problem.config.cases, strict=True):
         outcome = result.outcome(spec.name)
         judged = _judge(spec, cfg_case, outcome, result, reference, problem)
@@ -223,6 +233,7 @@ def _assemble(problem: Problem, cases: list[CaseSpec], result: RunResult,
             message=judged.message if public else MESSAGES[judged.verdict],
             feedback=feedback, timings=judged.timing, stdout=stdout,
         ))
+        differing.update(judged.differing)
     overall = GradeReport.overall([r.verdict for r in reports])
     timed = [r.timings.ratio for r in reports if r.timings and r.timings.ratio > 0]
     speed = math.exp(sum(math.log(x) for x in timed) / len(timed)) if timed else None
@@ -233,9 +244,20 @@ def _assemble(problem: Problem, cases: list[CaseSpec], result: RunResult,
         message=compile_msg or MESSAGES[overall], speed_ratio=round(speed, 4) if speed else None,
         cases=reports, wall_s=round(time.monotonic() - start, 3),
         graded=dict(loaded.graded) if loaded else {},
-        notes=installed.notes + (list(loaded.notes) if loaded else []),
+        notes=installed.notes + (list(loaded.notes) if loaded else []) + _diagnosis(problem, differing),
     )
     return Graded(report, ratios)
+
+
+def _diagnosis(problem: Problem, differing: set[str]) -> list[str]:
+    """Notes naming the student's own modules that are wrong on their own, where cases failed."""
+    notes = []
+    for d in problem.config.diagnostics:
+        if d.output in differing:
+            where = f": submit it to the problem `{d.problem}` to see where" if d.problem else ""
+            notes.append(f"{d.what} also gives wrong results on its own, so the failures above may "
+                         f"come from it{where}")
+    return notes
 
 
 def _first_loaded(result: RunResult) -> ChildResult | None:

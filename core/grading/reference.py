@@ -19,7 +19,7 @@ import torch
 
 from core.errors import InfrastructureError
 from core.grading.jobs import build_job, run_spec
-from core.grading.layout import install_single
+from core.grading.layout import install_files
 from core.problem import Problem
 from core.settings import Settings
 from sandbox.backends.base import Backend, RunResult
@@ -67,7 +67,9 @@ def _store(settings: Settings, problem: Problem, case: CaseSpec, blob: bytes,
 
 def _run(problem: Problem, backend: Backend, settings: Settings, cases: list[CaseSpec]) -> RunResult:
     module = problem.config.module
-    files = install_single(module, (problem.path / "reference.py").read_bytes())
+    installed = install_files(problem, {"reference.py": (problem.path / "reference.py").read_bytes()},
+                              problem.support_files())
+    files = installed.files
     job = build_job(problem, cases, mode="reference", single_module=module)
     spec = run_spec(problem, settings, job, files)
     # Room for outputs and pristine inputs of every case at once; the clock is not the point.

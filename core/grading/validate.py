@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from core.grading.devices import runnable as runnable_cases
 from core.grading.pipeline import Graded, grade_detailed
-from core.problem import Problem
+from core.problem import Problem, solution_files
 from core.settings import Settings
 from core.verdicts import Verdict
 
@@ -45,7 +45,8 @@ class ValidationReport(BaseModel):
 
 
 def validate(problem: Problem, *, settings: Settings, jobs: int = 1) -> ValidationReport:
-    """Grade the reference and every file under solutions/ and check the expected verdicts.
+    """Grade the reference and every solution under solutions/ (files and folders, each with the
+    package's support/ tree beneath) and check the expected verdicts.
 
     The reference is graded first (it fills the reference cache); with jobs > 1 the solutions
     are then graded that many at a time, each in its own sandbox. Parallel runs share the
@@ -54,8 +55,9 @@ def validate(problem: Problem, *, settings: Settings, jobs: int = 1) -> Validati
     if jobs < 1:
         raise ValueError("jobs must be at least 1")
     report = ValidationReport(problem=problem.slug, version=problem.content_hash, ok=True)
+    support = problem.support_files()
     ref = grade_detailed(problem, {"reference.py": (problem.path / "reference.py").read_bytes()},
-                         settings=settings)
+                         settings=settings, support=support)
     report.reference_verdict = ref.report.verdict.value
     report.notes = runnable_cases(problem, settings)[1]  # the cuda cases this machine leaves out
     report.reference_timings_ms = {c.name: c.timings.reference_ms for c in ref.report.cases if c.timings}
@@ -77,7 +79,7 @@ def validate(problem: Problem, *, settings: Settings, jobs: int = 1) -> Validati
     runnable = [(exp, path) for exp, path in solutions if exp in valid]
 
     def run_one(path: Path) -> Graded:
-        return grade_detailed(problem, {path.name: path.read_bytes()}, settings=settings)
+        return grade_detailed(problem, solution_files(path), settings=settings, support=support)
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         results = list(pool.map(run_one, [path for _, path in runnable]))

@@ -29,15 +29,23 @@ _SKIP = {"__pycache__", ".git", ".pytest_cache", ".mypy_cache"}
 PACKAGE_LIMITS = UploadLimits(max_bytes=50 * 1024 * 1024, max_files=500, max_depth=8)
 
 
+def _inside(target: Path, root: Path) -> bool:
+    return target.is_file() and target.is_relative_to(root)
+
+
 def pack_directory(path: Path) -> bytes:
-    """A deterministic tar.gz of a package folder (sorted, no mtimes or owners)."""
+    """A deterministic tar.gz of a package folder (sorted, no mtimes or owners). A symlink to a
+    file of a sibling package (bundled problems share one reference that way) is stored as that
+    file's bytes; any other link is left out."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz", compresslevel=6) as tf:
         for file in sorted(path.rglob("*")):
             rel = file.relative_to(path)
             if any(part in _SKIP for part in rel.parts) or file.suffix == ".pyc":
                 continue
-            if file.is_symlink() or not file.is_file():
+            if file.is_symlink() and not _inside(file.resolve(), path.resolve().parent):
+                continue  # a bundled package may link to a sibling package's file, nothing else
+            if not file.is_file():
                 continue
             info = tarfile.TarInfo(rel.as_posix())
             data = file.read_bytes()

@@ -104,7 +104,19 @@ def _import(module: str, submission_dir: str) -> types.ModuleType:
     except BaseException as exc:
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise CompileFailure(f"importing {module} exited: {exc!r}") from exc
-        raise CompileFailure(f"importing {module} failed:\n{student_traceback(exc, submission_dir)}") from exc
+        hint = _missing_sibling(exc, module, submission_dir)
+        raise CompileFailure(f"importing {module} failed:\n{student_traceback(exc, submission_dir)}{hint}") from exc
+
+
+def _missing_sibling(exc: BaseException, module: str, submission_dir: str) -> str:
+    """A hint when the graded module imports a module of its own package that was not sent."""
+    name = getattr(exc, "name", None) if isinstance(exc, ModuleNotFoundError) else None
+    root = module.split(".")[0]
+    if not name or not (name == root or name.startswith(root + ".")) or _module_file(submission_dir, name):
+        return ""
+    path = name.replace(".", "/") + ".py"
+    return (f"\nThe submission has no {path}: this problem grades your whole `{root}/` package (the "
+            f"graded module imports your own {path}); submit the repository or its `{root}/` folder.")
 
 
 def _load_single(submission_dir: str, module: str, entries: list[Entry]) -> LoadedSubmission:
@@ -115,10 +127,15 @@ def _load_single(submission_dir: str, module: str, entries: list[Entry]) -> Load
     for alts in entries:
         symbol = alts[0][1]
         names = [s for _, s in alts if hasattr(mod, s)]
-        if not names:
+        if names:
+            setattr(loaded.namespace, symbol, getattr(mod, names[0]))
+            loaded.graded[symbol] = f"{where}:{names[0]}"
+            continue
+        # Not in the file: a module installed next to it (a known solution's support/ tree).
+        value, _failures = _normal(submission_dir, [a for a in alts if a[0] != module], loaded)
+        if value is _MISSING:
             raise CompileFailure(f"missing entry point: the submitted file defines no `{symbol}`")
-        setattr(loaded.namespace, symbol, getattr(mod, names[0]))
-        loaded.graded[symbol] = f"{where}:{names[0]}"
+        setattr(loaded.namespace, symbol, value)
     return loaded
 
 
