@@ -1,0 +1,1 @@
+../../../../sparse-mlp-lora/reference.py

@@ -1,0 +1,1 @@
+../../../../group-rmsnorm/reference.py

@@ -1,0 +1,1 @@
+../../../../parallel-vocab-embedding/reference.py
