@@ -13,7 +13,7 @@ the activation dtype, the softmax in float32, and the online merge in float32.
 
 import math
 from enum import Enum
-from typing import Optional, Tuple
+from itertools import pairwise
 
 import torch
 import torch.nn as nn
@@ -37,7 +37,7 @@ class AttnQKVLayout(Enum):
 NEG_INF = float("-inf")
 
 
-def window_keep_mask(sq: int, skv: int, window_size: Optional[int], causal: bool) -> torch.Tensor:
+def window_keep_mask(sq: int, skv: int, window_size: int | None, causal: bool) -> torch.Tensor:
     """[sq, skv] bool, True where query row i may attend to key column j.
 
     Both sequences are placed at the end (bottom right) of a square of side max(sq, skv): row i
@@ -85,16 +85,16 @@ class OfflineSlidingWindowAttn(nn.Module):
         num_kv_head: int,
         qkv_pack_format: AttnQKVPackFormat = AttnQKVPackFormat.Q_K_V,
         qkv_layout: AttnQKVLayout = AttnQKVLayout.BSHD,
-        window_size: Optional[int] = None,
+        window_size: int | None = None,
         causal: bool = False,
         softmax_dropout_rate: float = 0.0,
         softmax_dropout_seed: int = 42,
-        softmax_scale: Optional[float] = None,
-        softmax_cap: Optional[float] = None,
+        softmax_scale: float | None = None,
+        softmax_cap: float | None = None,
         softmax_temp: float = 1.0,
-        softmax_clip_range: Tuple[float, float] = (0.0, 1.0),
+        softmax_clip_range: tuple[float, float] = (0.0, 1.0),
         apply_qk_norm: bool = False,
-        group_size: Optional[int] = None,
+        group_size: int | None = None,
         eps: float = 1e-5,
         init_range: tuple = (-1.0, 1.0),
         init_seed: int = 42,
@@ -133,21 +133,21 @@ class OfflineSlidingWindowAttn(nn.Module):
 
     # ---- the pieces the online subclass reuses ---------------------------------------------
 
-    def _normalize_qk(self, q: torch.Tensor, k: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    def _normalize_qk(self, q: torch.Tensor, k: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """GroupRMSNorm over each token's heads * head_dim features (bshd in, bshd out)."""
         if not self.apply_qk_norm:
             return q, k
         return self.q_norm(q.flatten(2)).unflatten(2, q.shape[2:]), \
             self.k_norm(k.flatten(2)).unflatten(2, k.shape[2:])
 
-    def _share_kv_heads(self, k: torch.Tensor, v: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    def _share_kv_heads(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """GQA / MQA: query head h reads key/value head h // (num_q_head // num_kv_head)."""
         if self.kv_groups == 1:
             return k, v
         return k.repeat_interleave(self.kv_groups, dim=2), v.repeat_interleave(self.kv_groups, dim=2)
 
     def _attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
-                keep: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+                keep: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Masked attention of bshd q [b, sq, h, d] over k, v [b, skv, h, d].
 
         Returns the output [b, sq, h, d] and the log-sum-exp of the adjusted logits [b, h, sq]
@@ -182,10 +182,10 @@ class OfflineSlidingWindowAttn(nn.Module):
     def forward(
         self,
         q: torch.Tensor,
-        k: Optional[torch.Tensor] = None,
-        v: Optional[torch.Tensor] = None,
-        cu_seqlens_q: Optional[torch.Tensor] = None,
-        cu_seqlens_k: Optional[torch.Tensor] = None,
+        k: torch.Tensor | None = None,
+        v: torch.Tensor | None = None,
+        cu_seqlens_q: torch.Tensor | None = None,
+        cu_seqlens_k: torch.Tensor | None = None,
     ) -> torch.Tensor:
         out_dtype, out_device = q.dtype, q.device
         q, k, v = self._unpack(q, k, v)
@@ -198,8 +198,8 @@ class OfflineSlidingWindowAttn(nn.Module):
         k, v = self._share_kv_heads(k, v)
         if layout is AttnQKVLayout.THD:
             o = torch.zeros_like(q)
-            bounds_q, bounds_k = cu_seqlens_q.tolist(), cu_seqlens_k.tolist()
-            for (q0, q1), (k0, k1) in zip(zip(bounds_q, bounds_q[1:]), zip(bounds_k, bounds_k[1:])):
+            spans_q, spans_k = pairwise(cu_seqlens_q.tolist()), pairwise(cu_seqlens_k.tolist())
+            for (q0, q1), (k0, k1) in zip(spans_q, spans_k, strict=True):
                 keep = window_keep_mask(q1 - q0, k1 - k0, self.window_size, self.causal)
                 o[:, q0:q1] = self._attend(q[:, q0:q1], k[:, k0:k1], v[:, k0:k1], keep)[0]
             o = o.squeeze(0)
@@ -229,13 +229,13 @@ class OnlineSlidingWindowAttn(OfflineSlidingWindowAttn):
         head_dim: int,
         num_q_head: int,
         num_kv_head: int,
-        window_size: Optional[int] = None,
+        window_size: int | None = None,
         causal: bool = False,
-        softmax_scale: Optional[float] = None,
-        softmax_cap: Optional[float] = None,
+        softmax_scale: float | None = None,
+        softmax_cap: float | None = None,
         softmax_temp: float = 1.0,
         apply_qk_norm: bool = False,
-        group_size: Optional[int] = None,
+        group_size: int | None = None,
         eps: float = 1e-5,
         init_range: tuple = (-1.0, 1.0),
         init_seed: int = 42,
