@@ -1,0 +1,1 @@
+../../../transformer-decoder-block/support/src/__init__.py

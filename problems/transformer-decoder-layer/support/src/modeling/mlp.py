@@ -1,0 +1,1 @@
+../../../../transformer-decoder-block/support/src/modeling/mlp.py
