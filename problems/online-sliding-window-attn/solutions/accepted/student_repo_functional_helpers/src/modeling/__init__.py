@@ -1,0 +1,7 @@
+from .norm import GroupRMSNorm
+from .attention import (
+    AttnQKVPackFormat,
+    AttnQKVLayout,
+    OfflineSlidingWindowAttn,
+    OnlineSlidingWindowAttn,
+)

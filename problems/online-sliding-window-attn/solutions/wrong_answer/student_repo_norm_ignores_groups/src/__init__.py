@@ -1,0 +1,1 @@
+from .functional import safe_softmax, merge_lse, merge_output
