@@ -1,0 +1,1 @@
+../../../transformer-decoder-layer/solutions/accepted/defaultdict_cache_split_rope.py

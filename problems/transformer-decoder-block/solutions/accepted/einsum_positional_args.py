@@ -1,0 +1,1 @@
+../../../transformer-decoder-layer/solutions/accepted/einsum_positional_args.py
