@@ -1,4 +1,9 @@
-"""This student's own GroupRMSNorm from the earlier assignment: scales stored as [1, 1, ng, gz]."""
+"""This student's own GroupRMSNorm from the earlier assignment: scales stored as [1, 1, ng, gz].
+
+It multiplies by torch.rsqrt, as the course's norm does. Dividing by torch.sqrt instead rounds
+differently in the last float32 bit, and after the bfloat16 rounding of q and k that is enough
+to miss the course's tolerance on a few of the 2M outputs of its first graded case (the
+course's own grader fails such a norm there too)."""
 
 from typing import Optional
 
@@ -20,7 +25,7 @@ class GroupRMSNorm(nn.Module):
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         b, s, h = input.shape
         x = input.float().reshape(b, s, self.ng, self.gz)
-        x = x / torch.sqrt(x.pow(2).mean(-1, keepdim=True) + self.eps)
+        x = x * torch.rsqrt(x.square().mean(-1, keepdim=True) + self.eps)
         return (x.to(self.weight.device) * self.weight).reshape(b, s, h).to(input.dtype).to(input.device)
 
     def reset_parameters(self) -> None:
