@@ -10,12 +10,12 @@ from sandbox.backends.base import Backend
 
 
 @lru_cache(maxsize=8)
-def _probe(kind: str, uid: int, image: str, runtime: str) -> tuple[Backend | None, str]:
+def _probe(kind: str, uid: int, image: str, runtime: str, warm: int = 0) -> tuple[Backend | None, str]:
     backend: Backend
     if kind == "process":
         from sandbox.backends.process import ProcessSandbox
 
-        backend = ProcessSandbox(uid=uid)
+        backend = ProcessSandbox(uid=uid, warm=warm)
     else:
         try:
             from sandbox.backends.docker import DockerSandbox
@@ -31,7 +31,8 @@ def get_backend(settings: Settings) -> Backend:
     kinds = ["process", "docker"] if settings.sandbox == "auto" else [settings.sandbox]
     reasons = []
     for kind in kinds:
-        backend, why = _probe(kind, settings.sandbox_uid, settings.sandbox_image, settings.sandbox_runtime)
+        backend, why = _probe(kind, settings.sandbox_uid, settings.sandbox_image, settings.sandbox_runtime,
+                              settings.sandbox_warm)
         if backend is not None:
             return backend
         reasons.append(f"{kind}: {why}")

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     sandbox_image: str = "tensorjudge-sandbox:latest"
     sandbox_runtime: str = ""  # e.g. "runsc" for gVisor with the docker backend
     sandbox_uid: int = 65534
+    # Process sandboxes started ahead per shape of run (torch already imported, nothing handed
+    # to them yet), so a submission does not wait for Python and torch to start; 0: none.
+    sandbox_warm: int = Field(default=2, ge=0, le=16)
     gpus: str = ""  # comma-separated CUDA device indices this worker may hand to sandboxes
     wall_time_cap_s: float = 300.0  # hard ceiling over any problem's limits.wall_time_s
 

@@ -88,8 +88,21 @@ class Backend(Protocol):
 def write_job(spec: RunSpec, job: Job, parent: Path) -> Path:
     """A fresh job folder under parent: the job file, the driver and the submission, readable
     by any uid (the sandbox's is not ours), in the layout `sandbox.protocol` names."""
+    job_dir = make_job_dir(parent, job.mode)
+    fill_job_dir(job_dir, spec, job)
+    return job_dir
+
+
+def make_job_dir(parent: Path, label: str) -> Path:
+    """An empty job folder under parent that any uid may read."""
     parent.mkdir(parents=True, exist_ok=True)
-    job_dir = Path(tempfile.mkdtemp(prefix=f"tj-{job.mode}-", dir=parent))
+    job_dir = Path(tempfile.mkdtemp(prefix=f"tj-{label}-", dir=parent))
+    os.chmod(job_dir, 0o755)
+    return job_dir
+
+
+def fill_job_dir(job_dir: Path, spec: RunSpec, job: Job) -> None:
+    """The job file, the driver and the submission, into an (empty) job folder."""
     sub = job_dir / job.submission_dir
     sub.mkdir()
     for rel, data in spec.files.items():
@@ -97,10 +110,13 @@ def write_job(spec: RunSpec, job: Job, parent: Path) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
     (job_dir / job.driver).write_bytes(spec.driver)
-    (job_dir / protocol.JOB_FILE).write_bytes(job.encode())
-    for path in [job_dir, *job_dir.rglob("*")]:
+    for path in job_dir.rglob("*"):
         os.chmod(path, 0o755 if path.is_dir() else 0o644)
-    return job_dir
+    # The job file last: a supervisor waiting for it sees a complete folder.
+    tmp = job_dir / (protocol.JOB_FILE + ".part")
+    tmp.write_bytes(job.encode())
+    os.chmod(tmp, 0o644)
+    tmp.replace(job_dir / protocol.JOB_FILE)
 
 
 class ResultReader(threading.Thread):
@@ -208,41 +224,57 @@ def harness_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def run_with_channel(
+@dataclass
+class Started:
+    """A harness process started with the write end of a result pipe; its stderr is being read."""
+
+    proc: subprocess.Popen[bytes]
+    result_r: int  # the read end of the result channel, read once the run is handed a job
+    tail: _TailReader
+
+
+def start_with_channel(
     build_argv: Callable[[int], list[str]],
-    spec: RunSpec,
     *,
     env: dict[str, str],
     preexec: Callable[[], None] | None = None,
-    after_start: Callable[[subprocess.Popen[bytes]], None] | None = None,
     extra_fds: tuple[int, ...] = (),
-) -> RunResult:
-    """Start build_argv(fd) with the write end of a result pipe inherited as `fd`; enforce the
-    wall time and the output cap. The process gets its own session and the whole group is
-    killed at the deadline."""
+    stdin_pipe: bool = False,
+) -> Started:
+    """Start build_argv(fd) with the write end of a result pipe inherited as `fd`, in its own
+    session; with `stdin_pipe`, its stdin is a pipe we hold (a warm supervisor waits on it)."""
     r, w = os.pipe()
     stderr_r, stderr_w = os.pipe()
-    reader = ResultReader(r, spec.output_bytes + (4 << 20), spec.on_message)
-    start = time.monotonic()
-
-    proc = subprocess.Popen(
-        build_argv(w),
-        stdin=subprocess.DEVNULL,
-        stdout=stderr_w,
-        stderr=stderr_w,
-        env=env,
-        pass_fds=(w, *extra_fds),
-        start_new_session=True,
-        preexec_fn=preexec,
-        close_fds=True,
-    )
+    try:
+        proc = subprocess.Popen(
+            build_argv(w),
+            stdin=subprocess.PIPE if stdin_pipe else subprocess.DEVNULL,
+            stdout=stderr_w,
+            stderr=stderr_w,
+            env=env,
+            pass_fds=(w, *extra_fds),
+            start_new_session=True,
+            preexec_fn=preexec,
+            close_fds=True,
+        )
+    except BaseException:
+        for fd in (r, w, stderr_r, stderr_w):
+            os.close(fd)
+        raise
     os.close(w)
     os.close(stderr_w)
-    if after_start is not None:
-        after_start(proc)
-    reader.start()
     tail = _TailReader(stderr_r, 64 << 10)
     tail.start()
+    return Started(proc, r, tail)
+
+
+def watch(started: Started, spec: RunSpec) -> RunResult:
+    """Read the result channel of a started run, enforcing the wall time and the output cap
+    from now; the whole process group is killed at the deadline."""
+    reader = ResultReader(started.result_r, spec.output_bytes + (4 << 20), spec.on_message)
+    start = time.monotonic()
+    proc = started.proc
+    reader.start()
     stopped: Ending | None = None
     deadline = start + spec.wall_time_s
     while True:
@@ -260,9 +292,27 @@ def run_with_channel(
             proc.wait()
             break
     reader.join(timeout=5)
-    tail.join(timeout=2)
+    started.tail.join(timeout=2)
     return reader.result(exit_code=proc.returncode, wall_s=time.monotonic() - start,
-                         stopped=stopped, stderr_tail=tail.text())
+                         stopped=stopped, stderr_tail=started.tail.text())
+
+
+def run_with_channel(
+    build_argv: Callable[[int], list[str]],
+    spec: RunSpec,
+    *,
+    env: dict[str, str],
+    preexec: Callable[[], None] | None = None,
+    after_start: Callable[[subprocess.Popen[bytes]], None] | None = None,
+    extra_fds: tuple[int, ...] = (),
+) -> RunResult:
+    """Start build_argv(fd) with the write end of a result pipe inherited as `fd`; enforce the
+    wall time and the output cap. The process gets its own session and the whole group is
+    killed at the deadline."""
+    started = start_with_channel(build_argv, env=env, preexec=preexec, extra_fds=extra_fds)
+    if after_start is not None:
+        after_start(started.proc)
+    return watch(started, spec)
 
 
 class _TailReader(threading.Thread):

@@ -6,20 +6,39 @@ at all (seccomp refuses every socket family but AF_UNIX, and the net namespace i
 capabilities dropped; a clean environment; an unprivileged real uid when we run as root; a
 per-run cgroup (memory, pids, CPU) joined before bubblewrap starts; rlimits; and a hard
 wall-clock kill from outside, after which everything left in the cgroup is killed too.
+
+Warm sandboxes. Starting Python and importing torch costs over a second, more than most
+submissions' compute. So every run starts the same way: bubblewrap around a supervisor that
+imports torch and then waits on its stdin; the job folder bound at /job is still empty. A run
+is handed to it by filling that folder and writing `go`. With `warm` > 0 the backend keeps that
+many such sandboxes started ahead of time for each shape of run (limits, GPUs), refilled in the
+background after each one is taken, so a submission does not wait for the import.
+
+Why this keeps submissions apart: a warm sandbox is an ordinary sandbox, with every isolation
+above, that has not been handed anything yet. Until `go` it holds the judge's own code and torch,
+no secret (the job's seeds arrive with the job), no reference and no submission; it serves
+exactly one run and is then killed with its whole cgroup, its private /tmp (a tmpfs that dies
+with its mount namespace) and its job folder. Nothing of one run (files, processes, memory,
+GPU memory: CUDA is never initialised before a run's child does so) can reach the next, which
+gets another sandbox. The reference gets its own sandbox too, never the submission's.
 """
 
 from __future__ import annotations
 
+import atexit
 import glob
 import logging
 import os
+import queue
 import resource
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import uuid
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sandbox import protocol, seccomp
@@ -27,9 +46,12 @@ from sandbox.backends.base import (
     HARNESS_ROOT,
     RunResult,
     RunSpec,
+    Started,
+    fill_job_dir,
     harness_env,
-    run_with_channel,
-    write_job,
+    make_job_dir,
+    start_with_channel,
+    watch,
 )
 from sandbox.cgroups import Cgroup, CgroupLimits, CgroupUnavailable
 
@@ -42,6 +64,25 @@ JUDGE_INSIDE = "/judge"
 HARNESS_OVERHEAD_MB = 768
 STAGING_ROOT = Path(tempfile.gettempdir()) / "tensorjudge-sandbox"
 NVIDIA_NODES = ("/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools", "/dev/nvidia-modeset")
+# A waiting sandbox's CPU rlimit (torch's import and the longest run fit); the supervisor lowers
+# it to the run's own when it is handed one.
+WAITING_CPU_S = 3600 + 300
+WARM_MAX_IDLE_S = 600.0  # a warm sandbox not used for this long is retired
+
+
+@dataclass
+class _Slot:
+    """One started sandbox, waiting for its run."""
+
+    key: tuple[object, ...]
+    started: Started
+    job_dir: Path
+    group: Cgroup | None
+    filter_fd: int
+    born: float
+
+    def alive(self) -> bool:
+        return self.started.proc.poll() is None
 
 
 class BubblewrapUnavailable(RuntimeError):
@@ -82,8 +123,15 @@ class ProcessSandbox:
 
     name = "process"
 
-    def __init__(self, uid: int = 65534, cgroup_root: Path | None = None) -> None:
+    def __init__(self, uid: int = 65534, cgroup_root: Path | None = None, warm: int = 0) -> None:
         self.bwrap = find_bwrap()
+        self.warm = max(0, warm)  # sandboxes kept started ahead, per shape of run
+        self._slots: dict[tuple[object, ...], list[_Slot]] = {}
+        self._lock = threading.Lock()
+        self._uid_lock = threading.Lock()
+        self._starts: queue.Queue[RunSpec] = queue.Queue()
+        self._warmer: threading.Thread | None = None
+        self.warm_hits = 0  # runs handed to a sandbox started ahead (for tests and benchmarks)
         self.uid = uid
         self.cgroup_root = cgroup_root
         # Only root can give the sandbox a real unprivileged uid; whether that uid can reach the
@@ -109,6 +157,10 @@ class ProcessSandbox:
         )
 
     def _settle_uid(self) -> None:
+        with self._uid_lock:  # the warm-sandbox thread and a run may both get here first
+            self._settle_uid_locked()
+
+    def _settle_uid_locked(self) -> None:
         if self._uid_probed:
             return
         self._uid_probed = True
@@ -192,7 +244,7 @@ class ProcessSandbox:
         for key, value in harness_env(extra).items():
             args += ["--setenv", key, value]
         args += [
-            sys.executable, "-m", "sandbox.harness.supervisor",
+            sys.executable, "-m", "sandbox.harness.supervisor", "--wait",
             f"{JOB_INSIDE}/{protocol.JOB_FILE}", str(result_fd),
         ]
         return args
@@ -215,20 +267,19 @@ class ProcessSandbox:
                      else Cgroup.create(name, limits))
         except CgroupUnavailable as exc:
             log.warning("cgroups unavailable, falling back to rlimits only: %s", exc)
-            self.last_cgroup_version = None
             return None
-        self.last_cgroup_version = group.version
-        self.last_cgroup_dirs = [str(d) for d in group.dirs.values()]
         return group
 
-    def run(self, spec: RunSpec) -> RunResult:
-        """Run the harness under bwrap; wall time enforced from outside, cgroup cleaned after."""
-        if not self.bwrap:
-            raise BubblewrapUnavailable("bubblewrap (bwrap) is not installed")
+    # ---- starting sandboxes, handing them runs ----
+
+    def _key(self, spec: RunSpec) -> tuple[object, ...]:
+        """What a started sandbox is fixed to: everything set before its supervisor starts."""
+        return (spec.memory_mb, spec.pids, spec.cpus, spec.tmp_mb, tuple(spec.gpus), str(self._job_parent(spec)))
+
+    def _start(self, spec: RunSpec) -> _Slot:
+        """A sandbox whose supervisor imports torch and waits for a job in an empty job folder."""
         self._settle_uid()
-        # In its own pid namespace (--as-pid-1), the supervisor may kill whatever is left.
-        job = replace(spec.job, workdir="/tmp", isolated=True, install_seccomp=False)
-        job_dir = write_job(spec, job, self._job_parent(spec))
+        job_dir = make_job_dir(self._job_parent(spec), "run")
         group = self._cgroup(spec)
         filter_fd = seccomp.memfd_with(seccomp.sandbox_filter())
 
@@ -238,25 +289,135 @@ class ProcessSandbox:
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
             resource.setrlimit(resource.RLIMIT_FSIZE, (spec.tmp_mb << 20, spec.tmp_mb << 20))
             resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
-            cpu = int(spec.wall_time_s) + 5
-            resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
+            resource.setrlimit(resource.RLIMIT_CPU, (WAITING_CPU_S, WAITING_CPU_S))
             if group is None and self.drop_uid:
                 # Without a pids cgroup, bound the sandbox uid's processes instead.
                 resource.setrlimit(resource.RLIMIT_NPROC, (spec.pids, spec.pids))
             self._drop_privileges()
 
         try:
-            result = run_with_channel(
-                lambda fd: self.argv(spec, job_dir, fd, filter_fd), spec, env=harness_env(),
-                preexec=limits, extra_fds=(filter_fd,),
-            )
-        finally:
+            started = start_with_channel(lambda fd: self.argv(spec, job_dir, fd, filter_fd), env=harness_env(),
+                                         preexec=limits, extra_fds=(filter_fd,), stdin_pipe=True)
+        except BaseException:
             os.close(filter_fd)
-            if group is not None:
-                oom = group.oom_killed()
-                group.kill_all()
-                group.remove()
-            shutil.rmtree(job_dir, ignore_errors=True)
+            self._clean(group, job_dir)
+            raise
+        return _Slot(self._key(spec), started, job_dir, group, filter_fd, time.monotonic())
+
+    @staticmethod
+    def _clean(group: Cgroup | None, job_dir: Path) -> bool:
+        """Kill whatever is left in the run's cgroup, remove it and the job folder; OOM-killed?"""
+        oom = False
         if group is not None:
+            oom = group.oom_killed()
+            group.kill_all()
+            group.remove()
+        shutil.rmtree(job_dir, ignore_errors=True)
+        return oom
+
+    def _retire(self, slot: _Slot) -> None:
+        if slot.started.proc.stdin is not None:
+            try:
+                slot.started.proc.stdin.close()  # a waiting supervisor exits on EOF
+            except OSError:
+                pass
+        if slot.alive():
+            try:
+                os.killpg(slot.started.proc.pid, 9)
+            except (ProcessLookupError, PermissionError):
+                pass
+        slot.started.proc.wait()
+        os.close(slot.filter_fd)
+        os.close(slot.started.result_r)
+        self._clean(slot.group, slot.job_dir)
+
+    def _take(self, spec: RunSpec) -> _Slot | None:
+        """A warm sandbox for this shape of run, if one is ready (stale or dead ones retired)."""
+        key, now = self._key(spec), time.monotonic()
+        with self._lock:
+            slots = self._slots.get(key, [])
+            old = [s for s in slots if not s.alive() or now - s.born > WARM_MAX_IDLE_S]
+            ready = [s for s in slots if s not in old]
+            slot = ready.pop(0) if ready else None
+            self._slots[key] = ready
+        for s in old:
+            self._retire(s)
+        return slot
+
+    def _warm_loop(self) -> None:
+        """The one long-lived thread that starts warm sandboxes: bubblewrap dies with the thread
+        that started it (--die-with-parent), so none may be started by a passing thread."""
+        while True:
+            spec = self._starts.get()
+            key = self._key(spec)
+            with self._lock:
+                if len(self._slots.get(key, [])) >= self.warm:
+                    continue
+            try:
+                slot = self._start(spec)
+            except Exception as exc:  # noqa: BLE001 - the next run starts cold and says why
+                log.warning("could not start a warm sandbox: %s", exc)
+                continue
+            with self._lock:
+                self._slots.setdefault(key, []).append(slot)
+
+    def _refill(self, spec: RunSpec) -> None:
+        if not self.warm:
+            return
+        with self._lock:
+            if self._warmer is None:
+                self._warmer = threading.Thread(target=self._warm_loop, name="warm-sandboxes", daemon=True)
+                self._warmer.start()
+                atexit.register(self.close)  # their job folders and cgroups go with us
+        self._starts.put(spec)
+
+    def prestart(self, spec: RunSpec) -> None:
+        """Start this shape of run's warm sandboxes now (a worker does it once at start-up)."""
+        for _ in range(self.warm):
+            self._refill(spec)
+
+    def waiting(self) -> list[tuple[int, Path]]:
+        """(bwrap pid, job folder) of every warm sandbox that has not been handed a run."""
+        with self._lock:
+            return [(s.started.proc.pid, s.job_dir) for group in self._slots.values() for s in group]
+
+    def close(self) -> None:
+        """Retire every warm sandbox."""
+        with self._lock:
+            slots = [s for group in self._slots.values() for s in group]
+            self._slots.clear()
+        for slot in slots:
+            self._retire(slot)
+
+    def run(self, spec: RunSpec) -> RunResult:
+        """Hand the run to a started sandbox (a warm one, else one started now); wall time
+        enforced from outside from the moment it is handed over; cgroup cleaned after."""
+        if not self.bwrap:
+            raise BubblewrapUnavailable("bubblewrap (bwrap) is not installed")
+        self._settle_uid()
+        # In its own pid namespace (--as-pid-1), the supervisor may kill whatever is left.
+        job = replace(spec.job, workdir="/tmp", isolated=True, install_seccomp=False)
+        slot = self._take(spec)
+        if slot is not None:
+            self.warm_hits += 1
+        else:
+            slot = self._start(spec)
+        self.last_cgroup_version = slot.group.version if slot.group else None
+        self.last_cgroup_dirs = [str(d) for d in slot.group.dirs.values()] if slot.group else []
+        self._refill(spec)
+        try:
+            fill_job_dir(slot.job_dir, spec, job)
+            stdin = slot.started.proc.stdin
+            assert stdin is not None
+            try:
+                stdin.write(f"go {int(spec.wall_time_s) + 5}\n".encode())
+                stdin.close()
+            except (BrokenPipeError, OSError):
+                pass  # it died waiting: the run reads an empty channel and says so
+            result = watch(slot.started, spec)
+        finally:
+            os.close(slot.filter_fd)
+            oom = self._clean(slot.group, slot.job_dir)
+        if slot.group is not None:
             result.oom_killed = oom
         return result

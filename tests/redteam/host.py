@@ -10,13 +10,14 @@ from pathlib import Path
 MARKERS = ("tj-redteam", "tjrt-")
 
 
-def leftover_processes(data_dir: Path) -> list[str]:
+def leftover_processes(data_dir: Path, waiting: set[int] | frozenset[int] = frozenset()) -> list[str]:
     """Processes a hostile run left: renamed ones (tjrt-*), or any whose command line still
-    names this run's data dir (bwrap does). The backend's cgroup check covers the rest."""
+    names this run's data dir (bwrap does), except the warm sandboxes in `waiting` (started
+    ahead for the next runs, handed nothing yet). The backend's cgroup check covers the rest."""
     found = []
     me = os.getpid()
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == me:
+        if not entry.name.isdigit() or int(entry.name) in (me, *waiting):
             continue
         try:
             comm = (entry / "comm").read_text().strip()
@@ -31,11 +32,12 @@ def leftover_processes(data_dir: Path) -> list[str]:
     return found
 
 
-def wait_no_leftovers(data_dir: Path, timeout_s: float = 3.0) -> list[str]:
+def wait_no_leftovers(data_dir: Path, timeout_s: float = 3.0,
+                      waiting: set[int] | frozenset[int] = frozenset()) -> list[str]:
     """Leftovers still there after a short grace (the kernel reaps asynchronously)."""
     deadline = time.monotonic() + timeout_s
     while True:
-        left = leftover_processes(data_dir)
+        left = leftover_processes(data_dir, waiting)
         if not left or time.monotonic() > deadline:
             return left
         time.sleep(0.1)

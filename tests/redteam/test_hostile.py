@@ -57,7 +57,11 @@ def _assert_host_clean(settings: Settings) -> None:
         client = backend.client  # type: ignore[attr-defined]
         left = client.containers.list(all=True, filters={"label": "tensorjudge.run"})
         assert left == [], f"containers outlived their run: {left}"
-    assert wait_no_leftovers(settings.data_dir) == []
+    # Warm sandboxes waiting for the next runs hold nothing of any run: an empty job folder.
+    waiting = getattr(backend, "waiting", list)()
+    for _pid, job_dir in waiting:
+        assert not any(job_dir.iterdir()), f"a waiting sandbox's job folder holds {list(job_dir.iterdir())}"
+    assert wait_no_leftovers(settings.data_dir, waiting={pid for pid, _ in waiting}) == []
     assert stray_files(*host_roots(settings.data_dir)) == []
 
 
