@@ -1,18 +1,26 @@
 """Wall time of one `grade` per bundled problem, and how much of it is the submission's compute.
 
-Run: .venv/bin/python bench/bench_grade.py [--repeats N] [SLUG ...]
+Run: .venv/bin/python bench/bench_grade.py [--repeats N] [--warm N] [--spread N] [SLUG ...]
 
 For each problem it grades the first accepted solution and prints: total wall time; the
 sandboxed run's wall time; time to the harness's first message (interpreter + torch start-up
 inside the sandbox); the sum of per-case times (fork, import of the submission, input
 generation, the driver's calls and, on timed cases, the timing loop); the timed loops alone
 (trusted medians x iterations); and the rest (reference runs, static checks, comparison).
+Then the same cases run in this process without any sandbox ("pure": the solution's own
+compute, input generation and timing loops included), the judge's overhead (total - pure) and
+total / pure. `--warm` sets the warm sandboxes kept per shape of run (0: every run starts
+cold); `--spread N` regrades one timed problem N times and prints the speed ratio's spread.
+A cold `python -c "import torch"` is timed first, for scale.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import importlib.util
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -22,9 +30,13 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import core.grading.pipeline as pipeline
-from core.problem import discover_problems
+from core.grading.devices import runnable
+from core.grading.layout import install_files
+from core.problem import discover_problems, solution_files
 from core.settings import REPO_ROOT, Settings
+from sandbox import kit
 from sandbox.backends.base import RunResult, RunSpec
+from sandbox.harness import loader
 from sandbox.protocol import CaseResult, Event
 
 
@@ -63,7 +75,8 @@ def measure(problem: Any, settings: Settings) -> dict[str, float]:
     try:
         _, path = next((v, p) for v, p in problem.solutions() if v == "accepted")
         t0 = time.monotonic()
-        report = pipeline.grade(problem, {path.name: path.read_bytes()}, settings=settings)
+        report = pipeline.grade(problem, solution_files(path), settings=settings,
+                                backend=traced_backend(settings))
         total = time.monotonic() - t0
     finally:
         pipeline.get_backend = real_get_backend
@@ -80,25 +93,89 @@ def measure(problem: Any, settings: Settings) -> dict[str, float]:
             "cases_s": cases, "timed_loops_s": timed, "other_s": total - (runs[0] if runs else 0.0)}
 
 
+def pure_compute(problem: Any, settings: Settings) -> float:
+    """The first accepted solution's cases (those this machine runs) in this process, without a
+    sandbox: input generation, the driver's calls and, on timed cases, warm-up + repeats."""
+    _, path = next((v, p) for v, p in problem.solutions() if v == "accepted")
+    problem, _notes = runnable(problem, settings)
+    installed = install_files(problem, solution_files(path), problem.support_files())
+    with tempfile.TemporaryDirectory() as tmp:
+        for rel, data in installed.files.items():
+            (Path(tmp) / rel).parent.mkdir(parents=True, exist_ok=True)
+            (Path(tmp) / rel).write_bytes(data)
+        for root in {e.split(":")[0].split(".")[0] for e in problem.config.entry_points}:
+            loader._forget(root)  # another problem's `src` package
+        spec = importlib.util.spec_from_file_location(f"driver_{problem.slug.replace('-', '_')}",
+                                                      problem.path / "driver.py")
+        assert spec and spec.loader
+        driver = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(driver)
+        t0 = time.monotonic()
+        sub = loader.load_submission(tmp, problem.config.entry_points, installed.single_module).namespace
+        timing = problem.config.timing
+        for c in problem.config.cases:
+            case = kit.make_case(name=c.name, params=c.params, dtype=c.dtype, seed=c.seed,
+                                 device="cpu" if c.device == "any" else c.device,
+                                 mutable_inputs=c.mutable_inputs)
+            inputs = driver.generate_inputs(case, case.seed)
+            driver.run(sub, inputs, case)
+            if c.timed:
+                fresh = driver.generate_inputs(case, case.seed)
+                thunk = (driver.timed(sub, fresh, case) if hasattr(driver, "timed")
+                         else functools.partial(driver.run, sub, fresh, case))
+                for _ in range(timing.warmup + timing.repeats):
+                    thunk()
+        elapsed = time.monotonic() - t0
+        sys.path.remove(tmp)
+    return elapsed
+
+
+def spread(problem: Any, settings: Settings, n: int) -> None:
+    """The speed ratio of n regrades of one accepted solution (its first timed case)."""
+    _, path = next((v, p) for v, p in problem.solutions() if v == "accepted")
+    ratios = []
+    for _ in range(n):
+        report = pipeline.grade(problem, solution_files(path), settings=settings)
+        ratios += [c.timings.ratio for c in report.cases if c.timings][:1]
+    if ratios:
+        q = statistics.quantiles(ratios, n=10) if len(ratios) >= 2 else [ratios[0]] * 9
+        print(f"{problem.slug}: speed ratio over {len(ratios)} regrades: median {statistics.median(ratios):.3f}, "
+              f"min {min(ratios):.3f}, max {max(ratios):.3f}, p10-p90 {q[0]:.3f}-{q[-1]:.3f}, "
+              f"stdev {statistics.pstdev(ratios):.3f}")
+
+
 def main() -> None:
     """Print one row per problem: medians over --repeats gradings."""
     parser = argparse.ArgumentParser()
     parser.add_argument("slugs", nargs="*")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--warm", type=int, default=Settings().sandbox_warm)
+    parser.add_argument("--spread", type=int, default=0)
     args = parser.parse_args()
+    t0 = time.monotonic()
+    subprocess.run([sys.executable, "-c", "import torch"], check=True)
+    cold_import = time.monotonic() - t0
+    print(f"cold `python -c 'import torch'`: {cold_import:.2f} s; warm sandboxes per shape: {args.warm}")
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(data_dir=Path(tmp), secret_key="bench", sandbox="process")
+        settings = Settings(data_dir=Path(tmp), secret_key="bench", sandbox="process", sandbox_warm=args.warm)
         problems = [p for p in discover_problems(REPO_ROOT / "problems") if not args.slugs or p.slug in args.slugs]
-        print(f"{'problem':<20} {'total':>7} {'sandbox':>8} {'startup':>8} {'cases':>7} {'timed':>7} "
-              f"{'other':>7}  (seconds, median of {args.repeats}; a first run warms the reference cache)")
+        print(f"{'problem':<30} {'total':>7} {'sandbox':>8} {'startup':>8} {'cases':>7} {'timed':>7} "
+              f"{'other':>7} {'pure':>7} {'overhead':>8} {'x pure':>7} {'/import':>7}  "
+              f"(seconds, median of {args.repeats}; a first run warms the reference cache)")
         for problem in problems:
-            measure(problem, settings)  # warm the reference cache
-            rows = [measure(problem, settings) for _ in range(args.repeats)]
+            measure(problem, settings)  # warm the reference cache (and the warm sandboxes)
+            time.sleep(2)  # let the warm sandboxes finish importing torch, as between submissions
+            rows = []
+            for _ in range(args.repeats):
+                rows.append(measure(problem, settings))
+                time.sleep(2)
             med = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
-            share = 100 * med["cases_s"] / med["total_s"]
-            print(f"{problem.slug:<20} {med['total_s']:7.2f} {med['sandbox_s']:8.2f} {med['startup_s']:8.2f} "
-                  f"{med['cases_s']:7.2f} {med['timed_loops_s']:7.2f} {med['other_s']:7.2f}  "
-                  f"submission's own work {share:.0f}% of the total")
+            pure = statistics.median(pure_compute(problem, settings) for _ in range(args.repeats))
+            print(f"{problem.slug:<30} {med['total_s']:7.2f} {med['sandbox_s']:8.2f} {med['startup_s']:8.2f} "
+                  f"{med['cases_s']:7.2f} {med['timed_loops_s']:7.2f} {med['other_s']:7.2f} {pure:7.2f} "
+                  f"{med['total_s'] - pure:8.2f} {med['total_s'] / pure:7.1f} {med['total_s'] / cold_import:7.2f}")
+            if args.spread:
+                spread(problem, settings, args.spread)
 
 
 if __name__ == "__main__":
