@@ -105,8 +105,19 @@ def _grade_detailed(problem: Problem, files: dict[str, bytes], *, settings: Sett
     # The reference is timed after the submission, in the same job, and only where the
     # submission's outputs were right (a wrong or crashed case has nothing to time).
     timed = {c.name for c in cases if c.timed and _timed_ok(result.outcome(c.name))}
-    reference = reference_run(problem, cases, timed=timed, backend=backend, settings=settings)
+    reference = reference_run(problem, cases, timed=timed, backend=backend, settings=settings,
+                              submission_ms={name: _submission_ms(result, name) for name in timed})
     return _assemble(problem, cases, result, reference, settings, start, installed)
+
+
+def _submission_ms(result: RunResult, name: str) -> float:
+    """The submission's median as the verdict will see it (bounded below by our own clock)."""
+    sample = result.outcome(name).timing
+    ms = statistics.median(sample.trusted_ns) / 1e6 if sample and sample.trusted_ns else 0.0
+    window = result.windows_ns.get(name)
+    if window is not None and sample is not None and sample.trusted_ns:
+        ms = max(ms, 0.5 * (window[1] - window[0]) / 1e6 / len(sample.trusted_ns))
+    return ms
 
 
 def _timed_ok(outcome: CaseResult) -> bool:

@@ -3,13 +3,26 @@ at most one run of the reference per submission.
 
 The reference runs in the submission's own backend with the submission's limits (so both sides
 are timed under the same conditions), in a job of its own that never holds student code.
+
+Timing policy: each timed case's reference median is also cached, per problem version, case
+and worker fingerprint (host, CPU, torch, Python), as the smallest of its last few
+measurements. A submission whose own median is at most REMEASURE_ABOVE of the budget away from
+that cached median (clearly fast enough) is judged against it and the reference is not run;
+a submission nearer the budget, or over it, gets the reference timed again in this grade, as
+before, and the cache learns that measurement. The smallest recent median is used because load
+only ever makes a median larger: a stale, slow reference median could wave a slow submission
+through, a quiet one can only send a submission to the fresh measurement.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import os
+import platform
 import statistics
+import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -24,6 +37,23 @@ from core.problem import Problem
 from core.settings import Settings
 from sandbox.backends.base import Backend, RunResult
 from sandbox.protocol import CaseSpec, Ending
+
+REMEASURE_ABOVE = 0.5  # of the budget: a submission slower than this gets a fresh reference timing
+TIMING_HISTORY = 5  # medians kept per case; the smallest is the cached one
+
+
+@functools.cache
+def worker_fingerprint() -> str:
+    """Which machine a reference median was measured on: host, CPU model and count, torch, Python."""
+    cpu = ""
+    try:
+        cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                    if line.startswith("model name")), "")
+    except OSError:
+        pass
+    parts = [platform.node(), cpu or platform.processor(), str(os.cpu_count()), torch.__version__,
+             sys.version.split()[0], os.environ.get("CUDA_VISIBLE_DEVICES", "")]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:12]
 
 
 @dataclass(frozen=True)
@@ -65,6 +95,32 @@ def _store(settings: Settings, problem: Problem, case: CaseSpec, blob: bytes,
     tmp.replace(path)
 
 
+def _timing_path(settings: Settings, problem: Problem, case: CaseSpec) -> Path:
+    return _cache_path(settings, problem, case).with_suffix(f".timing-{worker_fingerprint()}.json")
+
+
+def cached_timing(settings: Settings, problem: Problem, case: CaseSpec) -> float | None:
+    """The reference's cached median (ms) for this case on this worker: the smallest recent one."""
+    try:
+        history = json.loads(_timing_path(settings, problem, case).read_text())
+        return float(min(history)) if history else None
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def _learn_timing(settings: Settings, problem: Problem, case: CaseSpec, ms: float) -> None:
+    path = _timing_path(settings, problem, case)
+    try:
+        history = [float(x) for x in json.loads(path.read_text())]
+    except (OSError, ValueError, TypeError):
+        history = []
+    history = [*history, ms][-TIMING_HISTORY:]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(history))
+    tmp.replace(path)
+
+
 def _run(problem: Problem, backend: Backend, settings: Settings, cases: list[CaseSpec]) -> RunResult:
     module = problem.config.module
     installed = install_files(problem, {"reference.py": (problem.path / "reference.py").read_bytes()},
@@ -79,21 +135,28 @@ def _run(problem: Problem, backend: Backend, settings: Settings, cases: list[Cas
 
 
 def reference_run(problem: Problem, cases: list[CaseSpec], *, timed: set[str], backend: Backend,
-                  settings: Settings) -> ReferenceRun:
+                  settings: Settings, submission_ms: dict[str, float] | None = None) -> ReferenceRun:
     """Expected outputs of every case (from the cache, else computed now) and the reference's
     time on the cases named in `timed`: one run of the reference, or none when all is cached
-    and nothing is to be timed."""
+    and nothing needs timing. With the submission's medians (`submission_ms`), a timed case
+    whose submission is clearly fast enough against the cached reference median uses that
+    median (see the module's timing policy)."""
     expected: dict[str, Expected] = {}
+    timings: dict[str, float] = {}
     for case in cases:
         hit = _cached(settings, problem, case)
         if hit is not None:
             expected[case.name] = hit
+        mine = (submission_ms or {}).get(case.name)
+        ref_ms = cached_timing(settings, problem, case) if case.name in timed and mine is not None else None
+        if ref_ms and mine is not None and mine / ref_ms <= REMEASURE_ABOVE * problem.config.timing.budget_ratio:
+            timings[case.name] = ref_ms
+    timed = timed - set(timings)
     todo = [replace(case, timed=case.name in timed) for case in cases
             if case.name not in expected or case.name in timed]
     if not todo:
-        return ReferenceRun(expected)
+        return ReferenceRun(expected, timings)
     result = _run(problem, backend, settings, todo)
-    timings: dict[str, float] = {}
     for case in todo:
         outcome = result.outcome(case.name)
         if outcome.ending is not Ending.OK or outcome.child is None or outcome.tensors is None:
@@ -108,4 +171,5 @@ def reference_run(problem: Problem, cases: list[CaseSpec], *, timed: set[str], b
             if outcome.timing is None or not outcome.timing.trusted_ns:
                 raise InfrastructureError(f"the reference was not timed on case {case.name}")
             timings[case.name] = statistics.median(outcome.timing.trusted_ns) / 1e6
+            _learn_timing(settings, problem, case, timings[case.name])
     return ReferenceRun(expected, timings)

@@ -71,11 +71,41 @@ def test_accepted_in_two_runs_then_one_timing_run(vec_scale: Problem, settings: 
         ("small", False), ("hidden-f64", False), ("timed", True)]
     timed = next(c for c in report.cases if c.name == "timed")
     assert timed.timings is not None and timed.timings.ratio == pytest.approx(1.0)
-    # Warm cache: the reference runs only to be timed.
+    # Warm caches, and the submission is clearly fast enough (1x, budget 20x): judged against
+    # the cached reference median, with no reference run at all.
     again = FakeBackend(script())
-    grade(vec_scale, SUB, settings=settings, backend=again)
-    assert [j.mode for j in again.jobs] == ["submission", "reference"]
-    assert [c.name for c in again.jobs[1].cases] == ["timed"]
+    report = grade(vec_scale, SUB, settings=settings, backend=again)
+    assert [j.mode for j in again.jobs] == ["submission"]
+    timed = next(c for c in report.cases if c.name == "timed")
+    assert timed.timings is not None and timed.timings.reference_ms == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(("slow", "remeasured"), [(9, False), (11, True), (30, True)])
+def test_a_submission_near_or_over_the_budget_gets_the_reference_timed_again(
+        vec_scale: Problem, settings: Settings, slow: int, remeasured: bool) -> None:
+    grade(vec_scale, SUB, settings=settings, backend=FakeBackend(script()))  # both caches filled
+    fake = FakeBackend(script(slow=slow))  # budget 20x: half of it is the line
+    report = grade(vec_scale, SUB, settings=settings, backend=fake)
+    assert [j.mode for j in fake.jobs] == (["submission", "reference"] if remeasured else ["submission"])
+    if remeasured:
+        assert [c.name for c in fake.jobs[1].cases] == ["timed"]
+    timed = next(c for c in report.cases if c.name == "timed")
+    assert timed.timings is not None and timed.timings.ratio == pytest.approx(slow)
+
+
+def test_the_cached_reference_median_is_the_smallest_recent_one(vec_scale: Problem, settings: Settings) -> None:
+    from core.grading.reference import cached_timing
+
+    def reference_at(ms: int):  # type: ignore[no-untyped-def]
+        def answer(job: Job, case: CaseSpec) -> CaseResult | None:
+            if job.mode == "reference":
+                return ok(case, _right(case), inputs={"x": X}, trusted_ns=[ms * 1_000_000] * 3 if case.timed else None)
+            return ok(case, _right(case), inputs={"x": X}, trusted_ns=[100_000_000] * 3 if case.timed else None)
+        return answer
+
+    for ms in (3, 2, 5):  # each submission is over the budget's half: the reference is re-timed
+        grade(vec_scale, SUB, settings=settings, backend=FakeBackend(reference_at(ms)))
+    assert cached_timing(settings, vec_scale, _case(vec_scale, "timed", settings)) == pytest.approx(2.0)
 
 
 def test_nothing_to_time_and_all_cached_means_one_run(vec_scale: Problem, settings: Settings) -> None:
