@@ -44,7 +44,7 @@ def worker_command(settings: Settings) -> list[str]:
         "-Q",
         "cpu,gpu",
         "-c",
-        str(settings.worker_concurrency),
+        str(settings.concurrency),
         "-n",
         "embedded@%h",
         "--without-gossip",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -40,7 +41,9 @@ class Settings(BaseSettings):
     gpus: str = ""  # comma-separated CUDA device indices this worker may hand to sandboxes
     wall_time_cap_s: float = 300.0  # hard ceiling over any problem's limits.wall_time_s
 
-    worker_concurrency: int = 1
+    # Grades at once per worker; 0: fit the machine (half its cores, at least 2, at most 8), so
+    # that one submission stuck to the wall cap does not hold everyone else.
+    worker_concurrency: int = Field(default=0, ge=0, le=64)
     worker_queues: str = "cpu"
     task_max_retries: int = 3
     task_retry_backoff_s: float = 5.0
@@ -76,6 +79,13 @@ class Settings(BaseSettings):
     def gpu_indices(self) -> list[int]:
         """CUDA device indices handed to sandboxes; empty on CPU-only workers."""
         return [int(x) for x in self.gpus.split(",") if x.strip()]
+
+    @property
+    def concurrency(self) -> int:
+        """worker_concurrency, with 0 resolved for this machine."""
+        if self.worker_concurrency:
+            return self.worker_concurrency
+        return min(8, max(2, (os.cpu_count() or 2) // 2))
 
     def resolved_secret(self) -> str:
         """The grading secret; in dev a random one is generated once and kept in data_dir."""

@@ -88,7 +88,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_serializer": "json",
         "accept_content": ["json"],
         "worker_hijack_root_logger": False,
-        "worker_concurrency": settings.worker_concurrency,
+        "worker_concurrency": settings.concurrency,
         "worker_send_task_events": False,
     }
 

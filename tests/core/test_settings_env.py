@@ -18,3 +18,14 @@ def test_a_dotenv_next_to_the_command_is_not_read(tmp_path: Path, monkeypatch: p
     assert s.database_url == "" and s.port == 8000
     monkeypatch.setenv("TENSORJUDGE_PORT", "8123")
     assert Settings().port == 8123
+
+
+def test_worker_concurrency_fits_the_machine_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    import core.settings
+
+    monkeypatch.delenv("TENSORJUDGE_WORKER_CONCURRENCY", raising=False)
+    for cores, expected in ((1, 2), (2, 2), (8, 4), (64, 8)):
+        monkeypatch.setattr(core.settings.os, "cpu_count", lambda n=cores: n)
+        assert Settings().concurrency == expected
+    monkeypatch.setenv("TENSORJUDGE_WORKER_CONCURRENCY", "1")
+    assert Settings().concurrency == 1
