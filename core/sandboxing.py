@@ -21,7 +21,7 @@ def _probe(kind: str, uid: int, image: str, runtime: str, warm: int = 0) -> tupl
             from sandbox.backends.docker import DockerSandbox
         except ImportError as exc:
             return None, f"docker backend unavailable: {exc}"
-        backend = DockerSandbox(image=image, runtime=runtime or None)
+        backend = DockerSandbox(image=image, runtime=runtime or None, warm=warm)
     ok, why = backend.available()
     return (backend if ok else None), why
 

@@ -10,6 +10,12 @@ frames travel on the container's attached stdout (attached before the container 
 raw, never through a log driver). The supervisor moves that stdout to a private descriptor at
 start-up and points fd 1 at stderr; each case child gets its stdout/stderr redirected to a pipe
 the supervisor drains, so nothing the student prints can reach the channel.
+
+Warm containers, as warm process sandboxes (see backends/process.py and docs/threat-model.md):
+every container starts with an empty job folder and a supervisor that installs our syscall
+filter, imports torch and waits for the job file to appear; a run is handed over by writing its
+job folder (the job file last). With `warm` > 0 that many are kept started ahead per shape of
+run; each serves one run and is then removed.
 """
 
 from __future__ import annotations
@@ -19,18 +25,34 @@ import shutil
 import threading
 import time
 import uuid
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from sandbox import protocol
-from sandbox.backends.base import ResultReader, RunResult, RunSpec, harness_env, write_job
+from sandbox.backends.base import ResultReader, RunResult, RunSpec, fill_job_dir, harness_env, make_job_dir
 from sandbox.protocol import Ending
 
 JOB_INSIDE = "/job"
 JUDGE_INSIDE = "/judge"
 HARNESS_OVERHEAD_MB = 768
 STDERR_KEEP = 64 << 10
+WARM_MAX_IDLE_S = 600.0
+
+
+@dataclass
+class _Container:
+    """One started container, waiting for (or running) its one run."""
+
+    key: tuple[object, ...]
+    container: Any
+    job_dir: Path
+    result_r: int
+    pump: threading.Thread
+    waiter: threading.Thread
+    stderr: bytearray
+    status: dict[str, Any] = field(default_factory=dict)
+    born: float = field(default_factory=time.monotonic)
 
 
 class DockerSandbox:
@@ -39,12 +61,16 @@ class DockerSandbox:
     name = "docker"
 
     def __init__(self, image: str, runtime: str | None = None, client: Any = None,
-                 uid: int = 65534, python: str = "/opt/venv/bin/python") -> None:
+                 uid: int = 65534, python: str = "/opt/venv/bin/python", warm: int = 0) -> None:
         self.image = image
         self.runtime = runtime
         self.uid = uid
         self.python = python
         self._client = client
+        self.warm = max(0, warm)
+        self.warm_hits = 0
+        self._slots: dict[tuple[object, ...], list[_Container]] = {}
+        self._lock = threading.Lock()
 
     @property
     def client(self) -> Any:
@@ -79,7 +105,7 @@ class DockerSandbox:
         env = harness_env({"PYTHONPATH": JUDGE_INSIDE})
         config: dict[str, Any] = {
             "image": self.image,
-            "command": [self.python, "-m", "sandbox.harness.supervisor",
+            "command": [self.python, "-m", "sandbox.harness.supervisor", "--seccomp", "--wait-file",
                         f"{JOB_INSIDE}/{protocol.JOB_FILE}", "1"],
             "user": f"{self.uid}:{self.uid}",
             "environment": env,
@@ -123,66 +149,139 @@ class DockerSandbox:
             env["NVIDIA_VISIBLE_DEVICES"] = ",".join(str(i) for i in spec.gpus)
         return config
 
-    def run(self, spec: RunSpec) -> RunResult:
-        """Lay out the job, create, attach, start; read results from stdout; kill at the wall-clock
-        limit; remove the container and the job folder."""
-        run_id = uuid.uuid4().hex[:12]
-        # The supervisor is pid 1 of its own pid namespace, and installs our syscall filter (the
-        # process backend's, via bwrap) on top of the engine's default profile itself.
-        job = replace(spec.job, workdir="/tmp", isolated=True, install_seccomp=True)
-        job_dir = write_job(spec, job, spec.work_root)
-        try:
-            return self._run(spec, job_dir, run_id)
-        finally:
-            shutil.rmtree(job_dir, ignore_errors=True)
+    def _key(self, spec: RunSpec) -> tuple[object, ...]:
+        return (spec.memory_mb, spec.pids, spec.cpus, spec.tmp_mb, tuple(spec.gpus), str(spec.work_root))
 
-    def _run(self, spec: RunSpec, job_dir: Path, run_id: str) -> RunResult:
-        container = self.client.containers.create(**self.container_config(spec, job_dir, run_id))
-        start = time.monotonic()
-        r, w = os.pipe()
-        reader = ResultReader(r, spec.output_bytes + (4 << 20), spec.on_message)
-        stderr = bytearray()
-        killed: Ending | None = None
-        exit_code: int | None = None
-        oom = False
+    def _start(self, spec: RunSpec) -> _Container:
+        """Create, attach (before start, so not one byte of the channel is missed) and start a
+        container whose supervisor waits for its job file in an empty job folder."""
+        run_id = uuid.uuid4().hex[:12]
+        job_dir = make_job_dir(spec.work_root, "run")
         try:
-            # Attached before start, so not one byte of the channel is missed. The raw socket
-            # (not the SDK's attach generator, which never closes its connection) is ours to
-            # close.
+            container = self.client.containers.create(**self.container_config(spec, job_dir, run_id))
+        except BaseException:
+            shutil.rmtree(job_dir, ignore_errors=True)
+            raise
+        r, w = os.pipe()
+        stderr = bytearray()
+        try:
+            # The raw socket (not the SDK's attach generator, which never closes its
+            # connection) is ours to close.
             sock = self.client.api.attach_socket(
                 container.id, params={"stdout": 1, "stderr": 1, "stream": 1, "logs": 0})
             pump = threading.Thread(target=_pump, args=(sock, w, stderr), daemon=True)
             container.start()
             pump.start()
-            reader.start()
-            deadline = start + spec.wall_time_s
-            # One blocking wait() in a thread: polling wait(timeout=...) makes the SDK raise
-            # a read timeout each time and leak that request's socket.
-            status: dict[str, Any] = {}
-            waiter = threading.Thread(target=_wait_into, args=(container, status), daemon=True)
-            waiter.start()
-            while waiter.is_alive():
-                waiter.join(timeout=0.1)
-                if not waiter.is_alive():
-                    break
-                if reader.over_budget:
-                    killed = Ending.RUN_OUTPUT
-                elif time.monotonic() > deadline:
-                    killed = Ending.RUN_WALL
-                if killed:
-                    _quietly(container.kill)
-                    waiter.join(timeout=30)
-                    break
-            exit_code = int(status.get("StatusCode", -1))
-            pump.join(timeout=5)
-            reader.join(timeout=5)
-            _quietly(container.reload)
-            oom = bool((container.attrs or {}).get("State", {}).get("OOMKilled"))
-        finally:
+        except BaseException:
+            os.close(r)
+            os.close(w)
             _quietly(lambda: container.remove(force=True))
+            shutil.rmtree(job_dir, ignore_errors=True)
+            raise
+        slot = _Container(self._key(spec), container, job_dir, r, pump, threading.Thread(), stderr)
+        # One blocking wait() in a thread: polling wait(timeout=...) makes the SDK raise a read
+        # timeout each time and leak that request's socket.
+        slot.waiter = threading.Thread(target=_wait_into, args=(container, slot.status), daemon=True)
+        slot.waiter.start()
+        return slot
+
+    def _retire(self, slot: _Container) -> None:
+        _quietly(lambda: slot.container.remove(force=True))
+        slot.pump.join(timeout=5)
+        os.close(slot.result_r)
+        shutil.rmtree(slot.job_dir, ignore_errors=True)
+
+    def _take(self, spec: RunSpec) -> _Container | None:
+        key, now = self._key(spec), time.monotonic()
+        with self._lock:
+            slots = self._slots.get(key, [])
+            old = [s for s in slots if not s.waiter.is_alive() or now - s.born > WARM_MAX_IDLE_S]
+            ready = [s for s in slots if s not in old]
+            slot = ready.pop(0) if ready else None
+            self._slots[key] = ready
+        for s in old:
+            self._retire(s)
+        return slot
+
+    def _refill(self, spec: RunSpec) -> None:
+        """Start warm containers for this shape of run in the background, up to `warm`."""
+        if not self.warm:
+            return
+
+        def fill() -> None:
+            key = self._key(spec)
+            with self._lock:
+                if len(self._slots.get(key, [])) >= self.warm:
+                    return
+            try:
+                slot = self._start(spec)
+            except Exception:  # noqa: BLE001 - the next run starts one itself
+                return
+            with self._lock:
+                self._slots.setdefault(key, []).append(slot)
+
+        threading.Thread(target=fill, name="warm-container", daemon=True).start()
+
+    def waiting(self) -> list[tuple[str, Path]]:
+        """(container id, job folder) of every warm container not handed a run yet."""
+        with self._lock:
+            return [(s.container.id, s.job_dir) for group in self._slots.values() for s in group]
+
+    def close(self) -> None:
+        """Remove every warm container."""
+        with self._lock:
+            slots = [s for group in self._slots.values() for s in group]
+            self._slots.clear()
+        for slot in slots:
+            self._retire(slot)
+
+    def run(self, spec: RunSpec) -> RunResult:
+        """Hand the run to a started container (a warm one, else one started now), read results
+        from its stdout, kill it at the wall-clock limit (counted from the hand-over), remove
+        it and the job folder."""
+        # The supervisor is pid 1 of its own pid namespace, and installs our syscall filter (the
+        # process backend's, via bwrap) on top of the engine's default profile itself.
+        job = replace(spec.job, workdir="/tmp", isolated=True, install_seccomp=True)
+        slot = self._take(spec)
+        if slot is not None:
+            self.warm_hits += 1
+        else:
+            slot = self._start(spec)
+        self._refill(spec)
+        try:
+            fill_job_dir(slot.job_dir, spec, job)
+            return self._watch(spec, slot)
+        finally:
+            _quietly(lambda: slot.container.remove(force=True))
+            shutil.rmtree(slot.job_dir, ignore_errors=True)
+
+    def _watch(self, spec: RunSpec, slot: _Container) -> RunResult:
+        start = time.monotonic()
+        reader = ResultReader(slot.result_r, spec.output_bytes + (4 << 20), spec.on_message)
+        container = slot.container
+        killed: Ending | None = None
+        reader.start()
+        deadline = start + spec.wall_time_s
+        while slot.waiter.is_alive():
+            slot.waiter.join(timeout=0.1)
+            if not slot.waiter.is_alive():
+                break
+            if reader.over_budget:
+                killed = Ending.RUN_OUTPUT
+            elif time.monotonic() > deadline:
+                killed = Ending.RUN_WALL
+            if killed:
+                _quietly(container.kill)
+                slot.waiter.join(timeout=30)
+                break
+        exit_code = int(slot.status.get("StatusCode", -1))
+        slot.pump.join(timeout=5)
+        reader.join(timeout=5)
+        _quietly(container.reload)
+        oom = bool((container.attrs or {}).get("State", {}).get("OOMKilled"))
         return reader.result(
             exit_code=exit_code, wall_s=time.monotonic() - start, stopped=killed,
-            stderr_tail=bytes(stderr[-STDERR_KEEP:]).decode("utf-8", "replace"), oom_killed=oom,
+            stderr_tail=bytes(slot.stderr[-STDERR_KEEP:]).decode("utf-8", "replace"), oom_killed=oom,
         )
 
 

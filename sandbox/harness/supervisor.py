@@ -388,37 +388,60 @@ def _wait_for_job() -> bool:
     return True
 
 
-def main(argv: list[str]) -> int:
-    """Read the job, make this process non-dumpable, run every case. With `--wait`, first
-    import torch and wait on stdin for the job (a warm sandbox, see backends/process.py)."""
-    warm = len(argv) > 1 and argv[1] == "--wait"
-    if warm:
-        argv = [argv[0], *argv[2:]]
-    job_path, result_fd = Path(argv[1]), int(argv[2])
-    _non_dumpable()
-    if warm and not _wait_for_job():
-        os._exit(0)
-    try:
-        job = Job.decode(job_path.read_bytes())
-    except (OSError, protocol.ProtocolError) as exc:
-        print(f"refusing to run: unreadable job file: {exc}", file=sys.stderr)
-        return 4
-    if job.install_seccomp:
-        # The docker backend cannot hand bwrap a filter: install the same one ourselves, while
-        # this is the only thread, so everything forked later inherits it.
-        from sandbox import seccomp
+def _wait_for_file(job_path: Path) -> None:
+    """A warm container: torch is imported; the job file appears (renamed into place last) when
+    the backend hands this sandbox its run. The backend kills the container to retire it."""
+    import safetensors.torch  # noqa: F401
+    import torch  # noqa: F401
 
-        try:
-            seccomp.install(seccomp.sandbox_filter())
-        except OSError as exc:
-            print(f"refusing to run: seccomp filter not installed: {exc}", file=sys.stderr)
-            return 4
+    while not job_path.exists():
+        time.sleep(0.005)
+
+
+def _install_seccomp() -> bool:
+    """Our syscall filter, installed by ourselves (the docker backend cannot hand bwrap one)
+    while this is the only thread, so that everything forked later inherits it."""
+    from sandbox import seccomp
+
+    try:
+        seccomp.install(seccomp.sandbox_filter())
+    except OSError as exc:
+        print(f"refusing to run: seccomp filter not installed: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
+def main(argv: list[str]) -> int:
+    """Read the job, make this process non-dumpable, run every case.
+
+    Flags (before the job path and the result fd): `--wait` imports torch, then waits for
+    `go` on stdin (a warm process sandbox, see backends/process.py); `--wait-file` imports
+    torch, then waits for the job file to appear (a warm container); `--seccomp` installs our
+    syscall filter first, while this is the only thread (the docker backend)."""
+    flags = {a for a in argv[1:] if a.startswith("--")}
+    rest = [a for a in argv[1:] if a not in flags]
+    job_path, result_fd = Path(rest[0]), int(rest[1])
+    _non_dumpable()
+    seccomp_done = "--seccomp" in flags
+    if seccomp_done and not _install_seccomp():
+        return 4
     if result_fd == 1:
         # In a container the attached stdout is the result channel: keep it to ourselves under
         # another number and send anything else printed to fd 1 (a library's warning) to stderr.
         result_fd = os.dup(1)
         os.dup2(2, 1)
     os.set_inheritable(result_fd, False)
+    if "--wait" in flags and not _wait_for_job():
+        os._exit(0)
+    if "--wait-file" in flags:
+        _wait_for_file(job_path)
+    try:
+        job = Job.decode(job_path.read_bytes())
+    except (OSError, protocol.ProtocolError) as exc:
+        print(f"refusing to run: unreadable job file: {exc}", file=sys.stderr)
+        return 4
+    if job.install_seccomp and not seccomp_done and not _install_seccomp():
+        return 4
     # Import torch once here so each forked child starts warm; CUDA is never initialised here.
     import safetensors.torch  # noqa: F401
     import torch  # noqa: F401

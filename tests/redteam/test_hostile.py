@@ -53,15 +53,16 @@ def _assert_host_clean(settings: Settings) -> None:
     backend = get_backend(settings)
     for d in getattr(backend, "last_cgroup_dirs", []):
         assert not Path(d).exists(), f"the run's cgroup {d} still exists (processes survived?)"
+    # Warm sandboxes waiting for the next runs hold nothing of any run: an empty job folder.
+    waiting = getattr(backend, "waiting", list)()
+    for _who, job_dir in waiting:
+        assert not any(job_dir.iterdir()), f"a waiting sandbox's job folder holds {list(job_dir.iterdir())}"
     if backend.name == "docker":
         client = backend.client  # type: ignore[attr-defined]
         left = client.containers.list(all=True, filters={"label": "tensorjudge.run"})
+        left = [c for c in left if c.id not in {who for who, _ in waiting}]
         assert left == [], f"containers outlived their run: {left}"
-    # Warm sandboxes waiting for the next runs hold nothing of any run: an empty job folder.
-    waiting = getattr(backend, "waiting", list)()
-    for _pid, job_dir in waiting:
-        assert not any(job_dir.iterdir()), f"a waiting sandbox's job folder holds {list(job_dir.iterdir())}"
-    assert wait_no_leftovers(settings.data_dir, waiting={pid for pid, _ in waiting}) == []
+    assert wait_no_leftovers(settings.data_dir, waiting={who for who, _ in waiting if isinstance(who, int)}) == []
     assert stray_files(*host_roots(settings.data_dir)) == []
 
 

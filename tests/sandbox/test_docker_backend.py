@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import socket
 import struct
+import time
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ class FakeContainer:
         self.attrs = {"State": {"OOMKilled": oom}}
         self.attach_params: dict[str, Any] | None = None
         self.sock: socket.socket | None = None
+        self.on_wait: Any = None  # called when the backend waits for the container to exit
 
     def attach_socket(self, params: dict[str, Any]) -> socket.socket:
         """A real socket carrying the chunks in the engine's multiplexed framing (an 8-byte
@@ -49,6 +51,8 @@ class FakeContainer:
         self.started = True
 
     def wait(self, timeout: float | None = None) -> dict[str, int]:
+        if self.on_wait is not None:
+            self.on_wait()
         return {"StatusCode": 0}
 
     def kill(self) -> None:
@@ -161,22 +165,20 @@ def test_fake_client_run_reads_results_from_stdout_only(tmp_path: Path) -> None:
 
 def test_fake_client_job_file_carries_the_backend_switches(tmp_path: Path) -> None:
     seen: dict[str, Job] = {}
+    container = FakeContainer([])
+    client = FakeClient(container)
 
-    class Recording(FakeClient):
-        def __init__(self) -> None:
-            super().__init__(FakeContainer([]))
-            outer = self
+    def look() -> None:  # the container was started on an empty job folder, then handed the run
+        job_dir = Path(next(iter(client.created[0]["volumes"])))
+        deadline = time.monotonic() + 5
+        while not (job_dir / protocol.JOB_FILE).exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        seen["job"] = Job.decode((job_dir / protocol.JOB_FILE).read_bytes())
+        assert (job_dir / "submission" / "solution.py").exists()
 
-            class _Containers:
-                def create(self, **kwargs: Any) -> FakeContainer:
-                    job_dir = Path(next(iter(kwargs["volumes"])))
-                    seen["job"] = Job.decode((job_dir / protocol.JOB_FILE).read_bytes())
-                    assert (job_dir / "submission" / "solution.py").exists()
-                    return outer.container
-
-            self.containers = _Containers()
-
-    DockerSandbox("img", client=Recording()).run(_spec(tmp_path))
+    container.on_wait = look
+    DockerSandbox("img", client=client).run(_spec(tmp_path))
+    assert client.created[0]["command"][-4:] == ["--seccomp", "--wait-file", "/job/job.json", "1"]
     job = seen["job"]
     assert job.isolated and job.install_seccomp and job.workdir == "/tmp"
     assert job.driver == "driver.py" and job.submission_dir == "submission"
@@ -243,7 +245,70 @@ def test_docker_engine_grades_a_submission_end_to_end(tmp_path: Path) -> None:
     wrong = sorted((solutions / "wrong_answer").glob("*.py"))[0].read_bytes()
     report = grade(problem, {"solution.py": wrong}, settings=settings)
     assert report.verdict.value == "wrong_answer"
+    # The later runs were handed to containers started ahead (settings.sandbox_warm = 2).
+    from core.sandboxing import get_backend
+
+    backend = get_backend(settings)
+    assert backend.warm_hits >= 1  # type: ignore[attr-defined]
+    backend.close()  # type: ignore[attr-defined]
 
 
 def test_frame_header_layout_is_what_the_harness_writes() -> None:
     assert protocol.HEADER.size == struct.calcsize("!cI")
+
+
+class _JobWaitingContainer(FakeContainer):
+    """Exits (after replaying the harness's frames) once its job file appears, as the warm
+    supervisor does; a container removed before that is retired."""
+
+    count = 0
+
+    def __init__(self, job_dir: Path) -> None:
+        super().__init__([(_frames(), None)])
+        _JobWaitingContainer.count += 1
+        self.id = f"warm{_JobWaitingContainer.count}"
+        self.job_dir = job_dir
+
+    def wait(self, timeout: float | None = None) -> dict[str, int]:
+        while not (self.job_dir / protocol.JOB_FILE).exists() and not self.removed:
+            time.sleep(0.01)
+        return {"StatusCode": 0}
+
+
+class _ManyContainers:
+    def __init__(self) -> None:
+        self.created: list[_JobWaitingContainer] = []
+        outer = self
+
+        class _Containers:
+            def create(self, **kwargs: Any) -> _JobWaitingContainer:
+                c = _JobWaitingContainer(Path(next(iter(kwargs["volumes"]))))
+                outer.created.append(c)
+                return c
+
+        class _Api:
+            def attach_socket(self, container_id: str, params: dict[str, Any]) -> socket.socket:
+                return next(c for c in outer.created if c.id == container_id).attach_socket(params)
+
+        self.containers = _Containers()
+        self.api = _Api()
+
+
+def test_fake_client_warm_containers_are_handed_one_run_each(tmp_path: Path) -> None:
+    client = _ManyContainers()
+    box = DockerSandbox("img", client=client, warm=1)
+    try:
+        first = box.run(_spec(tmp_path))  # cold: nothing was started ahead
+        deadline = time.monotonic() + 5
+        while not box.waiting() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        ((cid, job_dir),) = box.waiting()
+        assert list(job_dir.iterdir()) == []  # started ahead, handed nothing yet
+        second = box.run(_spec(tmp_path))
+        assert box.warm_hits == 1
+        assert first.cases["c1"].tensors == second.cases["c1"].tensors == b"blob"
+        used = next(c for c in client.created if c.id == cid)
+        assert used.removed and not job_dir.exists()  # one run, then gone
+    finally:
+        box.close()
+    assert all(c.removed for c in client.created)
