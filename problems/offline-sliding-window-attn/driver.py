@@ -11,7 +11,11 @@ Each case does what the course's grader (its test_score.py, task 1) does with th
   layout taken from the submission's own enums, float32 parameters on the parameter device),
   right before the call, as the course does;
 * `output`: the module called ONCE as module(q, k, v, cu_seqlens_q=..., cu_seqlens_k=...);
-  compared outside with the course's tolerances, dtype and device included.
+  compared outside with the course's tolerances, dtype and device included;
+* `check_norm` (QK-norm cases only, a diagnostic that never decides the verdict): after that
+  call, the submission's own GroupRMSNorm built as the attention's q norm (hidden_size hq * hd,
+  the same group size, eps, init range and seed) applied to a float32 input [2, 3, hq * hd]
+  (float32, so that a norm that only rounds differently is not reported).
 
 The course never calls reset_parameters() in this task and never checks that the inputs come
 back unchanged (it hands its own reference clones), so neither does this problem: every input
@@ -98,6 +102,8 @@ def generate_inputs(case, seed: int) -> dict:
         inputs = {"q": q, "k": torch.cat((k, v), dim=-2)}
     else:
         inputs = {"q": q, "k": k, "v": v}
+    if p.qk_norm:
+        inputs["diag_x"] = r.randn(2, 3, p.hq * p.hd, draw=torch.float32, dtype=torch.float32)
     if p.layout == "thd":
         for name, lens in (("cu_seqlens_q", p.seqlens_q), ("cu_seqlens_k", p.seqlens_kv)):
             bounds = [0]
@@ -146,8 +152,18 @@ def run(sub, inputs: dict, case) -> dict:
     if torch.cuda.is_available():
         torch.rand(97, device="cuda")
     module = _build(sub, case)  # built right before its one call, as in the course
-    return kit.call_once(lambda: _forward(module, inputs),
-                         lambda got, which: kit.tensor(got, "OfflineSlidingWindowAttn.forward's result"))
+    res = kit.call_once(lambda: _forward(module, inputs),
+                        lambda got, which: kit.tensor(got, "OfflineSlidingWindowAttn.forward's result"))
+    p = kit.params(Params, case)
+    if p.qk_norm:
+        res["check_norm"] = kit.diagnostic(lambda: _own_norm(sub, p, case)(inputs["diag_x"]))
+    return res
+
+
+def _own_norm(sub, p: Params, case):
+    return sub.GroupRMSNorm(hidden_size=p.hq * p.hd, group_size=p.hd if p.group_size is None else p.group_size,
+                            eps=p.eps, init_range=p.init_range, init_seed=p.init_seed, dtype=torch.float32,
+                            device=case.device if p.param_device == "case" else "cpu")
 
 
 def timed(sub, inputs: dict, case):
