@@ -20,8 +20,10 @@ run; each serves one run and is then removed.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
+import socket
 import threading
 import time
 import uuid
@@ -38,6 +40,7 @@ JUDGE_INSIDE = "/judge"
 HARNESS_OVERHEAD_MB = 768
 STDERR_KEEP = 64 << 10
 WARM_MAX_IDLE_S = 600.0
+_OWNER = f"{socket.gethostname()}:{os.getpid()}"  # which worker process started a container
 
 
 @dataclass
@@ -71,6 +74,9 @@ class DockerSandbox:
         self.warm_hits = 0
         self._slots: dict[tuple[object, ...], list[_Container]] = {}
         self._lock = threading.Lock()
+        self._swept = False
+        self._closing_registered = False
+        self._starting = 0  # warm containers being started in the background
 
     @property
     def client(self) -> Any:
@@ -138,7 +144,7 @@ class DockerSandbox:
             "stdin_open": False,
             "tty": False,
             "detach": True,
-            "labels": {"tensorjudge.run": run_id},
+            "labels": {"tensorjudge.run": run_id, "tensorjudge.owner": _OWNER},
         }
         if self.runtime:
             config["runtime"] = self.runtime
@@ -152,9 +158,25 @@ class DockerSandbox:
     def _key(self, spec: RunSpec) -> tuple[object, ...]:
         return (spec.memory_mb, spec.pids, spec.cpus, spec.tmp_mb, tuple(spec.gpus), str(spec.work_root))
 
+    def _sweep(self) -> None:
+        """Remove the containers a dead worker process on this host left (warm ones outlive a
+        process that exits without closing its backend)."""
+        host = socket.gethostname()
+        try:
+            found = self.client.containers.list(all=True, filters={"label": "tensorjudge.owner"})
+        except Exception:  # noqa: BLE001 - no engine: the run itself will say so
+            return
+        for c in found:
+            owner_host, _, pid = str((c.labels or {}).get("tensorjudge.owner", "")).rpartition(":")
+            if owner_host == host and pid.isdigit() and not _alive(int(pid)):
+                _quietly(lambda c=c: c.remove(force=True))
+
     def _start(self, spec: RunSpec) -> _Container:
         """Create, attach (before start, so not one byte of the channel is missed) and start a
         container whose supervisor waits for its job file in an empty job folder."""
+        if not self._swept:
+            self._swept = True
+            self._sweep()
         run_id = uuid.uuid4().hex[:12]
         job_dir = make_job_dir(spec.work_root, "run")
         try:
@@ -207,23 +229,35 @@ class DockerSandbox:
         """Start warm containers for this shape of run in the background, up to `warm`."""
         if not self.warm:
             return
+        with self._lock:
+            if not self._closing_registered:
+                self._closing_registered = True
+                atexit.register(self.close)  # warm containers do not die with us by themselves
 
         def fill() -> None:
             key = self._key(spec)
             with self._lock:
-                if len(self._slots.get(key, [])) >= self.warm:
+                if len(self._slots.get(key, [])) + self._starting >= self.warm:
                     return
+                self._starting += 1
             try:
                 slot = self._start(spec)
             except Exception:  # noqa: BLE001 - the next run starts one itself
                 return
+            finally:
+                with self._lock:
+                    self._starting -= 1
             with self._lock:
                 self._slots.setdefault(key, []).append(slot)
 
         threading.Thread(target=fill, name="warm-container", daemon=True).start()
 
     def waiting(self) -> list[tuple[str, Path]]:
-        """(container id, job folder) of every warm container not handed a run yet."""
+        """(container id, job folder) of every warm container not handed a run yet; waits
+        for those being started to be ready first."""
+        deadline = time.monotonic() + 30
+        while self._starting and time.monotonic() < deadline:
+            time.sleep(0.02)
         with self._lock:
             return [(s.container.id, s.job_dir) for group in self._slots.values() for s in group]
 
@@ -283,6 +317,16 @@ class DockerSandbox:
             exit_code=exit_code, wall_s=time.monotonic() - start, stopped=killed,
             stderr_tail=bytes(slot.stderr[-STDERR_KEEP:]).decode("utf-8", "replace"), oom_killed=oom,
         )
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _wait_into(container: Any, status: dict[str, Any]) -> None:

@@ -131,6 +131,7 @@ class ProcessSandbox:
         self._uid_lock = threading.Lock()
         self._starts: queue.Queue[RunSpec] = queue.Queue()
         self._warmer: threading.Thread | None = None
+        self._starting = False  # the warm thread is starting a sandbox
         self.warm_hits = 0  # runs handed to a sandbox started ahead (for tests and benchmarks)
         self.uid = uid
         self.cgroup_root = cgroup_root
@@ -353,11 +354,15 @@ class ProcessSandbox:
             with self._lock:
                 if len(self._slots.get(key, [])) >= self.warm:
                     continue
+                self._starting = True
             try:
                 slot = self._start(spec)
             except Exception as exc:  # noqa: BLE001 - the next run starts cold and says why
                 log.warning("could not start a warm sandbox: %s", exc)
                 continue
+            finally:
+                with self._lock:
+                    self._starting = False
             with self._lock:
                 self._slots.setdefault(key, []).append(slot)
 
@@ -377,7 +382,11 @@ class ProcessSandbox:
             self._refill(spec)
 
     def waiting(self) -> list[tuple[int, Path]]:
-        """(bwrap pid, job folder) of every warm sandbox that has not been handed a run."""
+        """(bwrap pid, job folder) of every warm sandbox that has not been handed a run; waits
+        for one being started to be ready first."""
+        deadline = time.monotonic() + 30
+        while self._starting and time.monotonic() < deadline:
+            time.sleep(0.02)
         with self._lock:
             return [(s.started.proc.pid, s.job_dir) for group in self._slots.values() for s in group]
 
