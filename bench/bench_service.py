@@ -7,7 +7,13 @@ test problem, creates a user through the CLI, then
 1. submits --submissions accepted solutions at once and measures the time until all are done
    (submissions per minute, end to end: upload, queue, sandboxed grading, result stored);
 2. runs --clients concurrent clients, each doing --requests GET /api/v1/submissions/{id}
-   (bounded loops), and reports p50/p90/p99 latency and requests per second.
+   (bounded loops), and reports p50/p90/p99 latency and requests per second;
+3. time to verdict on the warm worker: after one warm-up, --latency correct multi-head-matmul
+   submissions one after another, each from submit until its verdict is stored (median),
+   against a cold `python -c "import torch"` timed in the same run;
+4. saturation: --saturate multi-head-matmul submissions at once; submissions per minute
+   against the compute-bound limit (worker concurrency x 60 s / the solution's own compute,
+   its cases run in-process without a sandbox, as bench_grade.py's "pure").
 
     .venv/bin/python bench/bench_service.py [--submissions 6] [--clients 16] [--requests 100]
                                              [--worker-concurrency 1] [--backend postgres]
@@ -37,6 +43,8 @@ import httpx
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "service" / "fixtures"
 SOLUTION = (FIXTURES / "tiny-add" / "solutions" / "accepted" / "plus.py").read_bytes()
+MHM = REPO / "problems" / "multi-head-matmul"
+MHM_SOLUTION = (MHM / "reference.py").read_bytes()
 
 
 def free_port() -> int:
@@ -68,12 +76,13 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 180
     raise SystemExit("serve did not become healthy")
 
 
-def throughput(client: httpx.Client, n: int, timeout_s: float) -> tuple[float, list[int]]:
+def throughput(client: httpx.Client, n: int, timeout_s: float, problem: str = "tiny-add",
+               solution: bytes = SOLUTION, poll_s: float = 0.25) -> tuple[float, list[int]]:
     """Submit n solutions at once; seconds until all are graded, and their ids."""
     start = time.monotonic()
     ids = []
     for _ in range(n):
-        r = client.post("/submissions", data={"problem": "tiny-add"}, files=[("files", ("solution.py", SOLUTION))])
+        r = client.post("/submissions", data={"problem": problem}, files=[("files", ("solution.py", solution))])
         r.raise_for_status()
         ids.append(r.json()["id"])
     pending = set(ids)
@@ -84,7 +93,7 @@ def throughput(client: httpx.Client, n: int, timeout_s: float) -> tuple[float, l
                 if body["verdict"] != "accepted":
                     print(f"  warning: submission {sid} ended {body['status']}/{body['verdict']}")
                 pending.discard(sid)
-        time.sleep(0.25)
+        time.sleep(poll_s)
     if pending:
         raise SystemExit(f"{len(pending)} submissions not graded within {timeout_s}s")
     return time.monotonic() - start, ids
@@ -122,7 +131,9 @@ def main() -> None:
     ap.add_argument("--submissions", type=int, default=6)
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--requests", type=int, default=100)
-    ap.add_argument("--worker-concurrency", type=int, default=1)
+    ap.add_argument("--worker-concurrency", type=int, default=0, help="0: the default (fits the machine)")
+    ap.add_argument("--latency", type=int, default=5)
+    ap.add_argument("--saturate", type=int, default=8)
     ap.add_argument("--timeout", type=float, default=1200)
     ap.add_argument("--backend", choices=["embedded", "postgres"], default="embedded")
     args = ap.parse_args()
@@ -141,12 +152,15 @@ def run(args: argparse.Namespace, urls: dict[str, str]) -> None:
     """Start serve with `urls` in its environment and take both measurements."""
 
     data = Path(tempfile.mkdtemp(prefix="tj-bench-"))
+    problems = data / "problems-src"
+    shutil.copytree(FIXTURES / "tiny-add", problems / "tiny-add")
+    shutil.copytree(MHM, problems / "multi-head-matmul")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("TENSORJUDGE_")}
     env.update(
         TENSORJUDGE_DATA_DIR=str(data),
-        TENSORJUDGE_PROBLEMS_DIR=str(FIXTURES),
+        TENSORJUDGE_PROBLEMS_DIR=str(problems),
         TENSORJUDGE_WORKER_CONCURRENCY=str(args.worker_concurrency),
         PYTHONPATH=str(REPO),
     )
@@ -177,6 +191,32 @@ def run(args: argparse.Namespace, urls: dict[str, str]) -> None:
             warm_s, _ = throughput(client, 1, args.timeout)
             print(f"warm-up submission (reference outputs computed): {warm_s:.1f} s")
             wall, ids = throughput(client, args.submissions, args.timeout)
+            if args.latency:
+                throughput(client, 1, args.timeout, "multi-head-matmul", MHM_SOLUTION, 0.02)  # warm-up
+                times = [throughput(client, 1, args.timeout, "multi-head-matmul", MHM_SOLUTION, 0.02)[0]
+                         for _ in range(args.latency)]
+                t0 = time.monotonic()
+                subprocess.run([sys.executable, "-c", "import torch"], check=True)
+                cold = time.monotonic() - t0
+                med = statistics.median(times)
+                print(f"multi-head-matmul, submit to verdict on a warm worker: median {med:.2f} s over "
+                      f"{len(times)} (min {min(times):.2f}, max {max(times):.2f}); cold `import torch` "
+                      f"{cold:.2f} s; ratio {med / cold:.2f}")
+            if args.saturate:
+                sys.path[:0] = [str(REPO), str(REPO / "bench")]
+                from bench_grade import pure_compute
+
+                from core.problem import load_problem
+                from core.settings import Settings
+
+                pure = statistics.median(pure_compute(load_problem(MHM), Settings(data_dir=data / "pure"))
+                                         for _ in range(3))
+                conc = args.worker_concurrency or Settings().concurrency
+                sat, _ = throughput(client, args.saturate, args.timeout, "multi-head-matmul", MHM_SOLUTION)
+                rate, bound = args.saturate / sat * 60, conc * 60 / pure
+                print(f"saturation: {args.saturate} multi-head-matmul submissions in {sat:.1f} s = {rate:.0f}/min; "
+                      f"compute-bound limit {bound:.0f}/min ({conc} x 60 s / {pure:.3f} s pure compute): "
+                      f"{100 * rate / bound:.0f}%")
         print(
             f"end to end: {args.submissions} submissions graded in {wall:.1f} s "
             f"= {args.submissions / wall * 60:.1f} submissions/min"
