@@ -64,3 +64,54 @@ def test_course_repository_of_the_reference_scores_full_marks(
     assert report["score"] == report["max_score"]
     assert report["graded"] == graded
     assert any("README.md" in n for n in report["notes"])
+
+
+# ---- the attention and transformer problems: one whole student repository ------------------
+
+WHOLE = ["offline-sliding-window-attn", "online-sliding-window-attn", "transformer-kv-cache",
+         "transformer-decoder-layer", "transformer-decoder-block"]
+
+
+def _whole_repository(root: Path, replace: dict[str, bytes] | None = None) -> Path:
+    """A course repository with every assignment done: our references at the course's paths
+    (the transformer problems' support tree is exactly that), README and tests next to it."""
+    tree = load_problem(PROBLEMS / "transformer-decoder-block")
+    files = {**tree.support_files(), "src/modeling/transformer.py": (tree.path / "reference.py").read_bytes(),
+             "README.md": b"# my LLM course repository\n", "tests/test_toy.py": b"from ref import nothing\n",
+             **(replace or {})}
+    for rel, data in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+    return root
+
+
+def _cli_grade(slug: str, repo: Path, settings: Settings) -> dict:  # type: ignore[type-arg]
+    env = {"TENSORJUDGE_DATA_DIR": str(settings.data_dir), "TENSORJUDGE_SANDBOX": "process",
+           "TENSORJUDGE_SECRET_KEY": "test-secret-not-for-production", "PATH": "/usr/bin:/bin",
+           "PYTHONPATH": str(REPO_ROOT)}
+    out = subprocess.run([sys.executable, "-m", "cli.main", "grade", slug, ".", "--json"], cwd=repo,
+                         capture_output=True, text=True, env=env, timeout=900)
+    assert out.stdout, out.stderr
+    return json.loads(out.stdout)  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("slug", WHOLE)
+def test_a_whole_course_repository_scores_full_marks(slug: str, grading_settings: Settings, tmp_path: Path) -> None:
+    """Graded as a student submits it: no support tree, the student's own modules only."""
+    report = _cli_grade(slug, _whole_repository(tmp_path / "repo"), grading_settings)
+    assert report["verdict"] == "accepted", [(c["name"], c["verdict"], c["message"]) for c in report["cases"]]
+    assert report["score"] == report["max_score"]
+    assert any("README.md" in n for n in report["notes"])
+    assert not any("on its own" in n for n in report["notes"])
+
+
+def test_a_wrong_rope_in_the_repository_is_named_by_the_decoder_layer(grading_settings: Settings,
+                                                                      tmp_path: Path) -> None:
+    broken = PROBLEMS / "transformer-decoder-layer" / "solutions" / "wrong_answer" / "own_rope_sign_flipped"
+    replace = {f.relative_to(broken).as_posix(): f.read_bytes() for f in broken.rglob("*.py")
+               if f.name != "transformer.py"}
+    assert replace, "the folder solution with the student's own wrong RoPE is gone"
+    report = _cli_grade("transformer-decoder-layer", _whole_repository(tmp_path / "repo", replace), grading_settings)
+    assert report["verdict"] == "wrong_answer"
+    assert any("src/modeling/pos_emb.py also gives wrong results on its own" in n and "`rope`" in n
+               for n in report["notes"]), report["notes"]
