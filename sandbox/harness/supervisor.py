@@ -373,6 +373,9 @@ def _wait_for_job() -> bool:
     import safetensors.torch  # noqa: F401
     import torch  # noqa: F401
 
+    import sandbox.harness.child
+    import sandbox.kit  # noqa: F401
+
     line = b""
     while not line.endswith(b"\n"):
         chunk = os.read(0, 64)
@@ -443,8 +446,12 @@ def main(argv: list[str]) -> int:
     if job.install_seccomp and not seccomp_done and not _install_seccomp():
         return 4
     # Import torch once here so each forked child starts warm; CUDA is never initialised here.
+    # So is the judge's own code every child runs (the child, loader, rules and kit modules).
     import safetensors.torch  # noqa: F401
     import torch  # noqa: F401
+
+    import sandbox.harness.child
+    import sandbox.kit  # noqa: F401
 
     try:
         Supervisor(job, job_path.parent, result_fd).run()
