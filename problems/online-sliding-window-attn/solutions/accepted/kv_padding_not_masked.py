@@ -1,5 +1,8 @@
-"""Wrong: the zero-padded key columns of the last key/value block are not masked: their logits
-are 0 and they take part in the softmax wherever the window reaches past the real keys."""
+"""Accepted, as by the course's grader: the zero-padded key columns of the last key/value block
+are not masked, so their logits are 0 and they would take part in the softmax wherever the mask
+leaves them visible (a non-causal window reaching past the last real key). The course's grader
+never visits such a visible padded key column, and neither do our cases (key padding only under
+causal masks, which hide it); a stricter problem of our own could reject this."""
 
 from enum import Enum
 from typing import Optional, Tuple

@@ -1,5 +1,8 @@
-"""Wrong: the merge subtracts the running max without guarding -inf: when the global lse is
-still -inf (the documented start) and the block's rows are all masked, -inf - (-inf) is NaN."""
+"""Accepted, as by the course's grader: the merge subtracts the running max without guarding
+-inf, so merging a fully masked block row (lse -inf) into a row whose global lse is still -inf
+(the documented start) gives -inf - (-inf) = NaN. The course's grader never starts from -inf
+(its global lse is uniform in [0, 1)), and neither do our cases; a stricter problem of our own
+could reject this."""
 
 from enum import Enum
 from typing import Optional, Tuple
