@@ -1,4 +1,7 @@
-"""Wrong: Q_KV is unpacked as interleaved heads (k = even heads, v = odd heads) instead of the first hkv heads, then the next hkv."""
+"""Accepted, as the course's grader accepts it: Q_KV is unpacked as interleaved heads (k = even
+heads, v = odd heads) instead of the first hkv heads, then the next hkv. With one kv head (every
+Q_KV case of the course's grader) both splits are the same; a problem of our own with hkv > 1
+would reject it (docs/course-fidelity.md)."""
 
 
 import math
