@@ -366,6 +366,17 @@ def _close(fd: int) -> None:
         pass
 
 
+def _preload() -> None:
+    """What every case child would otherwise import again: the judge's own child, loader, rules
+    and kit modules, and a module torch imports lazily on the first `torch.autograd.grad` or
+    `backward` with a default gradient (half a second, in every case that uses autograd). Only
+    library and judge code is imported here, never the submission's."""
+    import torch.fx.experimental.symbolic_shapes  # noqa: F401
+
+    import sandbox.harness.child
+    import sandbox.kit  # noqa: F401
+
+
 def _wait_for_job() -> bool:
     """A warm sandbox: torch is imported, then the backend fills the (empty) job folder and
     writes `go <cpu seconds>` on stdin. False when stdin closes first (the slot was retired).
@@ -373,8 +384,7 @@ def _wait_for_job() -> bool:
     import safetensors.torch  # noqa: F401
     import torch  # noqa: F401
 
-    import sandbox.harness.child
-    import sandbox.kit  # noqa: F401
+    _preload()
 
     line = b""
     while not line.endswith(b"\n"):
@@ -397,6 +407,7 @@ def _wait_for_file(job_path: Path) -> None:
     import safetensors.torch  # noqa: F401
     import torch  # noqa: F401
 
+    _preload()
     while not job_path.exists():
         time.sleep(0.005)
 
@@ -450,8 +461,7 @@ def main(argv: list[str]) -> int:
     import safetensors.torch  # noqa: F401
     import torch  # noqa: F401
 
-    import sandbox.harness.child
-    import sandbox.kit  # noqa: F401
+    _preload()
 
     try:
         Supervisor(job, job_path.parent, result_fd).run()
