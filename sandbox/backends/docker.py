@@ -33,13 +33,14 @@ from typing import Any
 
 from sandbox import protocol
 from sandbox.backends.base import ResultReader, RunResult, RunSpec, fill_job_dir, harness_env, make_job_dir
-from sandbox.protocol import Ending
+from sandbox.protocol import Ending, Job
 
 JOB_INSIDE = "/job"
 JUDGE_INSIDE = "/judge"
 HARNESS_OVERHEAD_MB = 768
 STDERR_KEEP = 64 << 10
 WARM_MAX_IDLE_S = 600.0
+WARM_QUIET_S = 0.25  # warm containers start only after this long with no run of ours going
 _OWNER = f"{socket.gethostname()}:{os.getpid()}"  # which worker process started a container
 
 
@@ -77,6 +78,8 @@ class DockerSandbox:
         self._swept = False
         self._closing_registered = False
         self._starting = 0  # warm containers being started in the background
+        self._active = 0  # runs going on now
+        self._idle_since = time.monotonic()
 
     @property
     def client(self) -> Any:
@@ -236,6 +239,11 @@ class DockerSandbox:
 
         def fill() -> None:
             key = self._key(spec)
+            while True:  # start it once no run of ours has been going for a moment (see process.py)
+                with self._lock:
+                    if not self._active and time.monotonic() - self._idle_since >= WARM_QUIET_S:
+                        break
+                time.sleep(0.02)
             with self._lock:
                 if len(self._slots.get(key, [])) + self._starting >= self.warm:
                     return
@@ -276,6 +284,16 @@ class DockerSandbox:
         # The supervisor is pid 1 of its own pid namespace, and installs our syscall filter (the
         # process backend's, via bwrap) on top of the engine's default profile itself.
         job = replace(spec.job, workdir="/tmp", isolated=True, install_seccomp=True)
+        with self._lock:
+            self._active += 1
+        try:
+            return self._run(spec, job)
+        finally:
+            with self._lock:
+                self._active -= 1
+                self._idle_since = time.monotonic()
+
+    def _run(self, spec: RunSpec, job: Job) -> RunResult:
         slot = self._take(spec)
         if slot is not None:
             self.warm_hits += 1

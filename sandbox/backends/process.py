@@ -54,6 +54,7 @@ from sandbox.backends.base import (
     watch,
 )
 from sandbox.cgroups import Cgroup, CgroupLimits, CgroupUnavailable
+from sandbox.protocol import Job
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,10 @@ NVIDIA_NODES = ("/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools", "/
 # it to the run's own when it is handed one.
 WAITING_CPU_S = 3600 + 300
 WARM_MAX_IDLE_S = 600.0  # a warm sandbox not used for this long is retired
+# Warm sandboxes are started only once no run of ours has been going for this long: importing
+# torch takes a core for a second or more, which a running submission's (or the reference's)
+# timed cases must not share. Back-to-back runs (a busy worker) start cold instead.
+WARM_QUIET_S = 0.25
 
 
 @dataclass
@@ -132,6 +137,8 @@ class ProcessSandbox:
         self._starts: queue.Queue[RunSpec] = queue.Queue()
         self._warmer: threading.Thread | None = None
         self._starting = False  # the warm thread is starting a sandbox
+        self._active = 0  # runs going on now
+        self._idle_since = time.monotonic()
         self.warm_hits = 0  # runs handed to a sandbox started ahead (for tests and benchmarks)
         self.uid = uid
         self.cgroup_root = cgroup_root
@@ -253,6 +260,7 @@ class ProcessSandbox:
     def _job_parent(self, spec: RunSpec) -> Path:
         """Where this run's job folder goes: somewhere the sandbox uid can reach (ours may sit
         under a private folder), else the caller's work root."""
+        self._settle_uid()  # whether we drop to the sandbox uid decides where the folder goes
         if not self.drop_uid:
             return spec.work_root
         STAGING_ROOT.mkdir(mode=0o711, exist_ok=True)
@@ -351,6 +359,7 @@ class ProcessSandbox:
         while True:
             spec = self._starts.get()
             key = self._key(spec)
+            self._wait_quiet()
             with self._lock:
                 if len(self._slots.get(key, [])) >= self.warm:
                     continue
@@ -365,6 +374,13 @@ class ProcessSandbox:
                     self._starting = False
             with self._lock:
                 self._slots.setdefault(key, []).append(slot)
+
+    def _wait_quiet(self) -> None:
+        while True:
+            with self._lock:
+                if not self._active and time.monotonic() - self._idle_since >= WARM_QUIET_S:
+                    return
+            time.sleep(0.02)
 
     def _refill(self, spec: RunSpec) -> None:
         if not self.warm:
@@ -406,6 +422,16 @@ class ProcessSandbox:
         self._settle_uid()
         # In its own pid namespace (--as-pid-1), the supervisor may kill whatever is left.
         job = replace(spec.job, workdir="/tmp", isolated=True, install_seccomp=False)
+        with self._lock:
+            self._active += 1
+        try:
+            return self._run(spec, job)
+        finally:
+            with self._lock:
+                self._active -= 1
+                self._idle_since = time.monotonic()
+
+    def _run(self, spec: RunSpec, job: Job) -> RunResult:
         slot = self._take(spec)
         if slot is not None:
             self.warm_hits += 1

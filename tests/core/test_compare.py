@@ -61,3 +61,15 @@ def test_input_mutation_requires_grad_and_grad() -> None:
     assert "requires_grad" in compare_case(good, flag, exp, exp_meta, 0, 0).message
     missing = compare_case({"in.x": x.clone()}, exp_meta, exp, exp_meta, 0, 0)
     assert missing.check == "missing"
+
+
+def test_identical_outputs_take_the_short_way_and_nans_the_long_one() -> None:
+    x = torch.randn(4, 5, dtype=torch.float32)
+    same = compare_tensor("out", x.clone(), x, 1e-5, 1e-5)
+    assert same.ok and same.error_ratio == 0 and same.details["max_abs_error"] == 0.0
+    y = x.clone()
+    y[1, 2] = float("nan")
+    assert compare_tensor("out", y.clone(), y, 1e-5, 1e-5).ok  # NaN where the reference has NaN
+    z = y.clone()
+    z[0, 0] += 1.0
+    assert not compare_tensor("out", z, y, 1e-5, 1e-5).ok
