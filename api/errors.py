@@ -7,6 +7,7 @@ an HTML page (or sends a browser to /login). Statuses and headers come from here
 from __future__ import annotations
 
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy import exc as sa_exc
 
 from core.errors import ProblemError, SubmissionError, TensorJudgeError
 from core.services.errors import (
@@ -30,6 +31,17 @@ STATUS_BY_ERROR: tuple[tuple[type[TensorJudgeError], int], ...] = (
     (ServiceUnavailableError, 503),
 )
 DEFAULT_STATUS = 400
+RETRY_AFTER_S = 5  # what a 503 asks the client to wait
+UNAVAILABLE_MESSAGE = "the database is unavailable right now; try again in a few seconds"
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether an unexpected error is the database being down or unreachable (a 503, never a
+    500): no connection, a connection lost mid-request, or no pooled connection in time."""
+    if isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError,
+                        sa_exc.DisconnectionError)):
+        return True
+    return isinstance(exc, sa_exc.DBAPIError) and bool(exc.connection_invalidated)
 
 
 def status_for(exc: TensorJudgeError) -> int:
@@ -43,6 +55,8 @@ def headers_for(exc: TensorJudgeError) -> dict[str, str] | None:
         return {"WWW-Authenticate": "Bearer"}
     if isinstance(exc, TooManyAttemptsError):
         return {"Retry-After": str(exc.retry_after_s)}
+    if isinstance(exc, ServiceUnavailableError):
+        return {"Retry-After": str(RETRY_AFTER_S)}
     return None
 
 

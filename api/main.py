@@ -13,7 +13,14 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.dispatch import CeleryDispatcher, Dispatcher
-from api.errors import describe_validation, headers_for, status_for
+from api.errors import (
+    RETRY_AFTER_S,
+    UNAVAILABLE_MESSAGE,
+    database_unavailable,
+    describe_validation,
+    headers_for,
+    status_for,
+)
 from api.routes import admin_problems, auth, health, leaderboard, problems, submissions, users
 from core.errors import TensorJudgeError
 from core.services.users import LoginThrottle
@@ -40,6 +47,10 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        if database_unavailable(exc):
+            log.warning("database unavailable: %s", exc.__class__.__name__)
+            return JSONResponse({"detail": UNAVAILABLE_MESSAGE}, status_code=503,
+                                headers={"Retry-After": str(RETRY_AFTER_S)})
         log.exception("unhandled error", exc_info=exc)
         return JSONResponse({"detail": "internal server error"}, status_code=500)
 

@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.errors import describe_validation, headers_for, status_for
+from api.errors import RETRY_AFTER_S, database_unavailable, describe_validation, headers_for, status_for
 from api.pages.common import LoginRequired, page
 from core.errors import TensorJudgeError
 
@@ -92,6 +92,10 @@ def install(app: FastAPI) -> None:
         return error_page(request, exc.status_code, message)
 
     def unexpected(request: Request, exc: Exception) -> Response:
+        if database_unavailable(exc):
+            log.warning("database unavailable on %s: %s", request.url.path, exc.__class__.__name__)
+            return error_page(request, 503, "The service cannot reach its database right now; try again in a "
+                              "few seconds.", {"Retry-After": str(RETRY_AFTER_S)})
         log.exception("unhandled error on %s", request.url.path, exc_info=exc)
         return error_page(request, 500, "An unexpected error occurred; it has been logged.")
 

@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from api.main import create_app
 from core.db.models import CaseResult, Role, Submission
 from core.services import judging
 from core.settings import Settings
@@ -23,6 +24,7 @@ from .helpers import (
     auth,
     copy_fixture,
     fake_grade,
+    make_settings,
     publish_tiny,
 )
 
@@ -369,3 +371,20 @@ def test_broken_package_upload_names_the_field_not_a_server_path(
     detail = r.json()["detail"]
     assert "problem.toml" in detail and "titel" in detail
     assert "/tmp" not in detail and str(settings.data_dir) not in detail and str(tmp_path) not in detail
+
+
+def test_database_down_is_503_with_retry_after_never_500(tmp_path: Path, dispatcher: RecordingDispatcher) -> None:
+    """A Postgres that is down (nothing listens on its port: the driver's own connection error)."""
+    import socket
+
+    with socket.socket() as s:  # a port that was free a moment ago: connection refused
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = make_settings(tmp_path / "down", database_url=f"postgresql+psycopg://tj:tj@127.0.0.1:{port}/tj")
+    settings.data_dir.mkdir(parents=True)
+    with TestClient(create_app(settings, dispatcher), raise_server_exceptions=False) as down:
+        api = down.get("/api/v1/problems", headers=auth("no-such-token"))
+        assert api.status_code == 503 and api.headers["Retry-After"] == "5"
+        assert "database is unavailable" in api.json()["detail"]
+        page = down.post("/login", data={"name": "ada", "password": "correct horse"}, headers={"Accept": "text/html"})
+        assert page.status_code == 503 and "database" in page.text and str(port) not in page.text
