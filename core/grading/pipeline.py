@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import signal
 import statistics
@@ -28,6 +29,9 @@ from sandbox.backends.base import Backend, RunResult
 from sandbox.protocol import CaseResult, CaseSpec, ChildResult, Ending, Event, TimingSample
 
 Progress = Callable[[int, int], None]
+
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -94,7 +98,10 @@ def _grade_detailed(problem: Problem, files: dict[str, bytes], *, settings: Sett
         nonlocal done
         if isinstance(msg, CaseResult) and progress is not None:
             done += 1
-            progress(done, len(cases))
+            try:
+                progress(done, len(cases))
+            except Exception:  # a progress report (a database write) never changes a verdict
+                log.warning("progress report failed for case %d of %d", done, len(cases), exc_info=True)
 
     job = build_job(problem, cases, mode="submission", single_module=installed.single_module)
     result = backend.run(run_spec(problem, settings, job, installed.files, on_message))

@@ -4,6 +4,7 @@ folder's writer and the result-channel reader."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import signal
 import subprocess
@@ -19,6 +20,7 @@ from typing import Protocol
 from sandbox import protocol
 from sandbox.protocol import CaseResult, Ending, Event, Job
 
+log = logging.getLogger(__name__)
 HARNESS_ROOT = Path(__file__).resolve().parent.parent.parent  # the folder that holds sandbox/
 
 
@@ -175,9 +177,17 @@ class ResultReader(threading.Thread):
         finally:
             os.close(self.fd)
 
+    def _tell(self, msg: Event | CaseResult) -> None:
+        """The caller's callback (progress reports): its failure must never cost a result."""
+        if self.on_message is None:
+            return
+        try:
+            self.on_message(msg)
+        except Exception:  # logged; the run's results are what matters
+            log.warning("the result channel's callback failed", exc_info=True)
+
     def _event(self, event: Event) -> None:
-        if self.on_message is not None:
-            self.on_message(event)
+        self._tell(event)
         if event.kind == "hello":
             self.started = True
         elif event.kind == "timing_mark":
@@ -186,8 +196,7 @@ class ResultReader(threading.Thread):
 
     def _finish(self, result: CaseResult) -> None:
         self.cases[result.case] = result
-        if self.on_message is not None:
-            self.on_message(result)
+        self._tell(result)
 
     def windows(self) -> dict[str, tuple[int, int]]:
         """Each timed case's (start, end) mark arrival times, where both arrived in order."""

@@ -183,3 +183,11 @@ def test_compile_error_message_becomes_the_submissions(vec_scale: Problem, setti
     assert report.verdict is Verdict.COMPILE_ERROR
     assert report.message == "`scale` is missing from solution.py"
     assert report.graded == {}
+
+
+def test_a_failing_progress_report_never_changes_the_verdict(vec_scale: Problem, settings: Settings) -> None:
+    def progress(done: int, total: int) -> None:
+        raise RuntimeError("database went away")  # the worker's progress write, failing
+
+    report = grade(vec_scale, SUB, settings=settings, backend=FakeBackend(script()), progress=progress)
+    assert report.verdict is Verdict.ACCEPTED and report.score == report.max_score

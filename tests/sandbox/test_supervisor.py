@@ -64,3 +64,28 @@ def test_forged_child_result_is_a_protocol_error_and_the_job_goes_on(tmp_path: P
     assert honest.child is not None and honest.child.graded == {"f": "solution.py:f"}
     assert st.load(honest.tensors)["out.y"].tolist() == [2.0, 2.0, 2.0]
     assert result.outcome("slow").ending is Ending.CASE_TIMEOUT  # the job's own case_time_s
+
+
+def test_a_failing_callback_does_not_stop_the_result_reader() -> None:
+    import os
+
+    from sandbox import protocol
+    from sandbox.backends.base import ResultReader
+    from sandbox.protocol import ChildResult
+
+    r, w = os.pipe()
+    child = ChildResult(case="c1", ending=Ending.OK, tensors=True)
+    head, tensors = protocol.CaseResult(case="c1", ending=Ending.OK, child=child, tensors=b"blob").encode()
+    assert tensors is not None
+    os.write(w, protocol.encode_json({"type": "hello", "pid": 1}) + head + tensors
+             + protocol.encode_json({"type": "done"}))
+    os.close(w)
+
+    def boom(_msg: object) -> None:
+        raise RuntimeError("progress write failed")
+
+    reader = ResultReader(r, 1 << 20, boom)
+    reader.start()
+    reader.join(timeout=10)
+    result = reader.result(exit_code=0, wall_s=0.0, stopped=None, stderr_tail="")
+    assert result.started and list(result.cases) == ["c1"] and result.protocol_error is None
