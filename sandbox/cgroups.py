@@ -11,6 +11,7 @@ import logging
 import os
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -252,3 +253,32 @@ def _int(path: Path) -> int:
         return int(path.read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return 0
+
+
+def sweep(owner_dead: Callable[[str], bool], root: Path = CGROUP_ROOT, self_cgroup: str | None = None) -> int:
+    """Kill and remove the run cgroups (`tensorjudge/run-...`) whose owner, named in the
+    cgroup's name, `owner_dead` says is gone (a worker SIGKILLed mid-run). How many went."""
+    if self_cgroup is None:
+        try:
+            self_cgroup = Path("/proc/self/cgroup").read_text()
+        except OSError:
+            return 0
+    try:
+        version = detect_version(root)
+    except (OSError, CgroupUnavailable):
+        return 0
+    own = _own_paths(self_cgroup)
+    bases = ({"unified": root / "tensorjudge"} if version == 2 else
+             {c: root / c / own.get(c, "/").lstrip("/") / "tensorjudge" for c in V1_CONTROLLERS})
+    groups: dict[str, dict[str, Path]] = {}
+    for controller, base in bases.items():
+        if not base.is_dir():
+            continue
+        for d in base.iterdir():
+            if d.is_dir() and d.name.startswith("run-") and owner_dead(d.name[len("run-"):]):
+                groups.setdefault(d.name, {})[controller] = d
+    for dirs in groups.values():
+        group = Cgroup(version, dirs)
+        group.kill_all(timeout_s=2.0)
+        group.remove()
+    return len(groups)

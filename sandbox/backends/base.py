@@ -6,7 +6,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -95,12 +97,47 @@ def write_job(spec: RunSpec, job: Job, parent: Path) -> Path:
     return job_dir
 
 
+OWNER = f"{socket.gethostname().replace('-', '_')}-{os.getpid()}"  # this worker process, in names
+
+
 def make_job_dir(parent: Path, label: str) -> Path:
-    """An empty job folder under parent that any uid may read."""
+    """An empty job folder under parent that any uid may read, named after its owner (this
+    process) so that a later start can reclaim the folders of a worker that was killed."""
     parent.mkdir(parents=True, exist_ok=True)
-    job_dir = Path(tempfile.mkdtemp(prefix=f"tj-{label}-", dir=parent))
+    job_dir = Path(tempfile.mkdtemp(prefix=f"tj-{label}-{OWNER}-", dir=parent))
     os.chmod(job_dir, 0o755)
     return job_dir
+
+
+def owner_dead(name: str) -> bool:
+    """Whether a name that starts with `<host>-<pid>-` (job folders, run cgroups) belongs to a
+    process of this host that is gone. Other hosts' and unparsable names are left alone."""
+    host, _, rest = name.partition("-")
+    pid = rest.partition("-")[0]
+    if host != socket.gethostname().replace("-", "_") or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def sweep_job_dirs(parent: Path) -> int:
+    """Remove the job folders under parent left by dead worker processes of this host."""
+    count = 0
+    try:
+        entries = list(parent.iterdir())
+    except OSError:
+        return 0
+    for d in entries:
+        label_and_owner = d.name.split("-", 2)[-1] if d.name.startswith("tj-") else ""
+        if d.is_dir() and label_and_owner and owner_dead(label_and_owner):
+            shutil.rmtree(d, ignore_errors=True)
+            count += 1
+    return count
 
 
 def fill_job_dir(job_dir: Path, spec: RunSpec, job: Job) -> None:

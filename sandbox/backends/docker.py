@@ -32,7 +32,15 @@ from pathlib import Path
 from typing import Any
 
 from sandbox import protocol
-from sandbox.backends.base import ResultReader, RunResult, RunSpec, fill_job_dir, harness_env, make_job_dir
+from sandbox.backends.base import (
+    ResultReader,
+    RunResult,
+    RunSpec,
+    fill_job_dir,
+    harness_env,
+    make_job_dir,
+    sweep_job_dirs,
+)
 from sandbox.protocol import Ending, Job
 
 JOB_INSIDE = "/job"
@@ -161,9 +169,10 @@ class DockerSandbox:
     def _key(self, spec: RunSpec) -> tuple[object, ...]:
         return (spec.memory_mb, spec.pids, spec.cpus, spec.tmp_mb, tuple(spec.gpus), str(spec.work_root))
 
-    def _sweep(self) -> None:
-        """Remove the containers a dead worker process on this host left (warm ones outlive a
-        process that exits without closing its backend)."""
+    def _sweep(self, work_root: Path) -> None:
+        """Remove the containers and job folders a dead worker process on this host left (warm
+        containers outlive a process that exits without closing its backend)."""
+        sweep_job_dirs(work_root)
         host = socket.gethostname()
         try:
             found = self.client.containers.list(all=True, filters={"label": "tensorjudge.owner"})
@@ -179,7 +188,7 @@ class DockerSandbox:
         container whose supervisor waits for its job file in an empty job folder."""
         if not self._swept:
             self._swept = True
-            self._sweep()
+            self._sweep(spec.work_root)
         run_id = uuid.uuid4().hex[:12]
         job_dir = make_job_dir(spec.work_root, "run")
         try:

@@ -41,16 +41,19 @@ import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from sandbox import protocol, seccomp
+from sandbox import cgroups, protocol, seccomp
 from sandbox.backends.base import (
     HARNESS_ROOT,
+    OWNER,
     RunResult,
     RunSpec,
     Started,
     fill_job_dir,
     harness_env,
     make_job_dir,
+    owner_dead,
     start_with_channel,
+    sweep_job_dirs,
     watch,
 )
 from sandbox.cgroups import Cgroup, CgroupLimits, CgroupUnavailable
@@ -139,6 +142,7 @@ class ProcessSandbox:
         self._starting = False  # the warm thread is starting a sandbox
         self._active = 0  # runs going on now
         self._idle_since = time.monotonic()
+        self._swept = False  # what a killed worker left is reclaimed before our first sandbox
         self.warm_hits = 0  # runs handed to a sandbox started ahead (for tests and benchmarks)
         self.uid = uid
         self.cgroup_root = cgroup_root
@@ -271,7 +275,7 @@ class ProcessSandbox:
         limits = CgroupLimits(memory_mb=spec.memory_mb + HARNESS_OVERHEAD_MB, pids=spec.pids,
                               cpus=spec.cpus)
         try:
-            name = f"run-{uuid.uuid4().hex[:12]}"
+            name = f"run-{OWNER}-{uuid.uuid4().hex[:12]}"  # the owner, for sweep() after a crash
             group = (Cgroup.create(name, limits, root=self.cgroup_root) if self.cgroup_root
                      else Cgroup.create(name, limits))
         except CgroupUnavailable as exc:
@@ -288,6 +292,9 @@ class ProcessSandbox:
     def _start(self, spec: RunSpec) -> _Slot:
         """A sandbox whose supervisor imports torch and waits for a job in an empty job folder."""
         self._settle_uid()
+        if not self._swept:
+            self._swept = True
+            self._sweep(spec)
         job_dir = make_job_dir(self._job_parent(spec), "run")
         group = self._cgroup(spec)
         filter_fd = seccomp.memfd_with(seccomp.sandbox_filter())
@@ -312,6 +319,14 @@ class ProcessSandbox:
             self._clean(group, job_dir)
             raise
         return _Slot(self._key(spec), started, job_dir, group, filter_fd, time.monotonic())
+
+    def _sweep(self, spec: RunSpec) -> None:
+        """Reclaim what a worker process of this host that was killed left: its job folders and
+        its run cgroups (their names carry the owner's pid)."""
+        folders = sum(sweep_job_dirs(p) for p in {self._job_parent(spec), spec.work_root, STAGING_ROOT})
+        groups = cgroups.sweep(owner_dead, root=self.cgroup_root or cgroups.CGROUP_ROOT)
+        if folders or groups:
+            log.warning("reclaimed %d job folder(s) and %d cgroup(s) left by a worker that died", folders, groups)
 
     @staticmethod
     def _clean(group: Cgroup | None, job_dir: Path) -> bool:

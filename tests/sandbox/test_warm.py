@@ -90,3 +90,37 @@ def test_cold_and_warm_runs_agree(tmp_path: Path) -> None:
     cold = ProcessSandbox(warm=0)
     assert _seen(cold, _spec(tmp_path)) == [0, 0, 0] and cold.warm_hits == 0
     assert cold.waiting() == []
+
+
+@needs_bwrap
+def test_a_killed_workers_job_folders_and_cgroups_are_reclaimed(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+
+    from sandbox.backends.base import OWNER
+    from sandbox.cgroups import Cgroup, CgroupLimits, CgroupUnavailable
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a worker pid of this host that no longer exists
+    owner = f"{socket.gethostname().replace('-', '_')}-{gone.pid}"
+    left = tmp_path / f"tj-run-{owner}-k1ll3d"
+    left.mkdir()
+    (left / "job.json").write_text("{}")
+    ours = tmp_path / f"tj-run-{OWNER}-alive"  # a live process's (this one's): kept
+    ours.mkdir()
+    elsewhere = tmp_path / f"tj-run-otherhost-{gone.pid}-x"  # another host's: not ours to judge
+    elsewhere.mkdir()
+    try:
+        group: Cgroup | None = Cgroup.create(f"run-{owner}-abc", CgroupLimits(memory_mb=256, pids=16, cpus=1.0))
+    except CgroupUnavailable:
+        group = None  # no cgroups here: the folders are still reclaimed
+    stray = subprocess.Popen(["sleep", "300"], preexec_fn=group.join_self) if group else None
+    try:
+        assert _seen(ProcessSandbox(warm=0), _spec(tmp_path)) == [0, 0, 0]
+        assert not left.exists() and ours.exists() and elsewhere.exists()
+        if group is not None and stray is not None:
+            assert stray.wait(timeout=10) == -9  # the dead worker's run was killed
+            assert not any(d.exists() for d in group.dirs.values())
+    finally:
+        if stray is not None and stray.poll() is None:
+            stray.kill()
