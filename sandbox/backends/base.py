@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from sandbox import protocol
 from sandbox.protocol import CaseResult, Ending, Event, Job
@@ -98,6 +98,24 @@ def write_job(spec: RunSpec, job: Job, parent: Path) -> Path:
 
 
 OWNER = f"{socket.gethostname().replace('-', '_')}-{os.getpid()}"  # this worker process, in names
+
+
+class _Warm(Protocol):
+    key: tuple[object, ...]
+    born: float
+
+
+W = TypeVar("W", bound=_Warm)
+
+
+def oldest_beyond(slots: dict[tuple[object, ...], list[W]], cap: int) -> list[W]:
+    """Take the oldest warm sandboxes out of `slots` until at most `cap` remain in all (the
+    caller retires them): runs of many shapes must not pile up idle sandboxes."""
+    every = sorted((s for group in slots.values() for s in group), key=lambda s: s.born)
+    spare = every[: max(0, len(every) - cap)]
+    for s in spare:
+        slots[s.key].remove(s)
+    return spare
 
 
 def make_job_dir(parent: Path, label: str) -> Path:

@@ -39,6 +39,7 @@ from sandbox.backends.base import (
     fill_job_dir,
     harness_env,
     make_job_dir,
+    oldest_beyond,
     sweep_job_dirs,
 )
 from sandbox.protocol import Ending, Job
@@ -49,6 +50,7 @@ HARNESS_OVERHEAD_MB = 768
 STDERR_KEEP = 64 << 10
 WARM_MAX_IDLE_S = 600.0
 WARM_QUIET_S = 0.25  # warm containers start only after this long with no run of ours going
+WARM_SHAPES = 2  # at most this many shapes of run keep warm containers at once
 _OWNER = f"{socket.gethostname()}:{os.getpid()}"  # which worker process started a container
 
 
@@ -266,6 +268,9 @@ class DockerSandbox:
                     self._starting -= 1
             with self._lock:
                 self._slots.setdefault(key, []).append(slot)
+                spare = oldest_beyond(self._slots, WARM_SHAPES * self.warm)
+            for old in spare:
+                self._retire(old)
 
         threading.Thread(target=fill, name="warm-container", daemon=True).start()
 

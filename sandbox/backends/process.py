@@ -51,6 +51,7 @@ from sandbox.backends.base import (
     fill_job_dir,
     harness_env,
     make_job_dir,
+    oldest_beyond,
     owner_dead,
     start_with_channel,
     sweep_job_dirs,
@@ -76,6 +77,7 @@ WARM_MAX_IDLE_S = 600.0  # a warm sandbox not used for this long is retired
 # torch takes a core for a second or more, which a running submission's (or the reference's)
 # timed cases must not share. Back-to-back runs (a busy worker) start cold instead.
 WARM_QUIET_S = 0.25
+WARM_SHAPES = 2  # at most this many shapes of run keep warm sandboxes at once
 
 
 @dataclass
@@ -262,11 +264,9 @@ class ProcessSandbox:
         return args
 
     def _job_parent(self, spec: RunSpec) -> Path:
-        """Where this run's job folder goes: somewhere the sandbox uid can reach (ours may sit
-        under a private folder), else the caller's work root."""
-        self._settle_uid()  # whether we drop to the sandbox uid decides where the folder goes
-        if not self.drop_uid:
-            return spec.work_root
+        """Where job folders go: one staging folder for every run, whatever its data dir, which
+        the sandbox uid can reach (our data dir may sit under a private folder) and which lets
+        a sandbox started ahead serve any run of the same shape."""
         STAGING_ROOT.mkdir(mode=0o711, exist_ok=True)
         os.chmod(STAGING_ROOT, 0o711)
         return STAGING_ROOT
@@ -287,7 +287,7 @@ class ProcessSandbox:
 
     def _key(self, spec: RunSpec) -> tuple[object, ...]:
         """What a started sandbox is fixed to: everything set before its supervisor starts."""
-        return (spec.memory_mb, spec.pids, spec.cpus, spec.tmp_mb, tuple(spec.gpus), str(self._job_parent(spec)))
+        return (spec.memory_mb, spec.pids, spec.cpus, spec.tmp_mb, tuple(spec.gpus))
 
     def _start(self, spec: RunSpec) -> _Slot:
         """A sandbox whose supervisor imports torch and waits for a job in an empty job folder."""
@@ -323,7 +323,7 @@ class ProcessSandbox:
     def _sweep(self, spec: RunSpec) -> None:
         """Reclaim what a worker process of this host that was killed left: its job folders and
         its run cgroups (their names carry the owner's pid)."""
-        folders = sum(sweep_job_dirs(p) for p in {self._job_parent(spec), spec.work_root, STAGING_ROOT})
+        folders = sum(sweep_job_dirs(p) for p in {spec.work_root, self._job_parent(spec)})
         groups = cgroups.sweep(owner_dead, root=self.cgroup_root or cgroups.CGROUP_ROOT)
         if folders or groups:
             log.warning("reclaimed %d job folder(s) and %d cgroup(s) left by a worker that died", folders, groups)
@@ -389,6 +389,9 @@ class ProcessSandbox:
                     self._starting = False
             with self._lock:
                 self._slots.setdefault(key, []).append(slot)
+                spare = oldest_beyond(self._slots, WARM_SHAPES * self.warm)
+            for old in spare:
+                self._retire(old)
 
     def _wait_quiet(self) -> None:
         while True:

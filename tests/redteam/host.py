@@ -8,12 +8,14 @@ import time
 from pathlib import Path
 
 MARKERS = ("tj-redteam", "tjrt-")
+STAGING_ROOT = Path(tempfile.gettempdir()) / "tensorjudge-sandbox"  # the process backend's job folders
 
 
 def leftover_processes(data_dir: Path, waiting: set[int] | frozenset[int] = frozenset()) -> list[str]:
     """Processes a hostile run left: renamed ones (tjrt-*), or any whose command line still
-    names this run's data dir (bwrap does), except the warm sandboxes in `waiting` (started
-    ahead for the next runs, handed nothing yet). The backend's cgroup check covers the rest."""
+    names this run's data dir or the sandbox's staging folder (bwrap does), except the warm
+    sandboxes in `waiting` (started ahead for the next runs, handed nothing yet). The backend's
+    cgroup check covers the rest."""
     found = []
     me = os.getpid()
     for entry in Path("/proc").iterdir():
@@ -27,7 +29,7 @@ def leftover_processes(data_dir: Path, waiting: set[int] | frozenset[int] = froz
             continue
         if state == "Z":
             continue
-        if comm.startswith("tjrt-") or str(data_dir) in cmdline:
+        if comm.startswith("tjrt-") or str(data_dir) in cmdline or str(STAGING_ROOT) in cmdline:
             found.append(f"{entry.name} {comm} {cmdline[:120]}")
     return found
 
