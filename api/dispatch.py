@@ -43,7 +43,8 @@ class CeleryDispatcher:
             args=[job.submission_id, job.job],
             queue=job.queue,
             retry=True,
-            retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5},
+            # Bounded: a few seconds at most before the caller answers 503 (the row is stored).
+            retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.3, "interval_max": 1},
         )
 
     def validate(self, version_id: int, queue: str) -> None:

@@ -47,8 +47,8 @@ async def _stage(session: Session, dispatcher: Dispatcher, stage: Callable[[], p
 
     # Loading a package reads and checks every file: keep it off the event loop.
     staged = await anyio.to_thread.run_sync(run)
-    if staged.validate:
-        _send(session, dispatcher, staged.version)
+    if staged.validate:  # publishing, off the event loop too (a slow broker holds this request only)
+        await anyio.to_thread.run_sync(lambda: _send(session, dispatcher, staged.version))
     return staged.version
 
 

@@ -184,7 +184,8 @@ async def submit(
         return submission
 
     submission = await anyio.to_thread.run_sync(_store)
-    failed = enqueue_all(dispatcher, [submission_service.job_of(submission)])
+    job = submission_service.job_of(submission)
+    failed = await anyio.to_thread.run_sync(lambda: enqueue_all(dispatcher, [job]))  # off the event loop
     notice = "Saved, but the grading queue is unreachable; it will be graded later." if failed else ""
     return redirect(f"/submissions/{submission.id}", notice)
 

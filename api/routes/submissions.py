@@ -95,8 +95,10 @@ async def submit(
         return submission
 
     submission = await anyio.to_thread.run_sync(_store)
-    # Enqueue only after commit, so that the worker always finds the row.
-    if enqueue_all(dispatcher, [service.job_of(submission)]):
+    # Enqueue only after commit, so that the worker always finds the row; off the event loop,
+    # so a slow or unreachable broker holds this request only, never every other one.
+    job = service.job_of(submission)
+    if await anyio.to_thread.run_sync(lambda: enqueue_all(dispatcher, [job])):
         return JSONResponse(
             {
                 "detail": f"submission {submission.id} was saved but the grading queue is "

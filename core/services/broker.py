@@ -51,6 +51,10 @@ def transport_options(settings: Settings) -> dict[str, Any]:
     timeout = settings.broker_visibility_timeout_s
     return {
         "visibility_timeout": timeout,
+        # A Redis that is down or frozen answers within seconds instead of hanging a request
+        # (above the worker's 1 s BRPOP poll, so idle reads never time out).
+        "socket_timeout": 10,
+        "socket_connect_timeout": 3,
         # How often a worker sweeps for messages whose consumer died (SIGKILL, lost machine);
         # a sweep only restores messages unacked for longer than the visibility timeout.
         "unacked_restore_interval": max(1, min(10, int(timeout / 3))),

@@ -388,3 +388,44 @@ def test_database_down_is_503_with_retry_after_never_500(tmp_path: Path, dispatc
         assert "database is unavailable" in api.json()["detail"]
         page = down.post("/login", data={"name": "ada", "password": "correct horse"}, headers={"Accept": "text/html"})
         assert page.status_code == 503 and "database" in page.text and str(port) not in page.text
+
+
+class _SlowBroker(RecordingDispatcher):
+    """A broker that holds a publish until told (an overloaded or half-reachable Redis)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        import threading
+
+        self.release = threading.Event()
+        self.released_in_time = False
+
+    def enqueue(self, job):  # type: ignore[no-untyped-def]
+        self.released_in_time = self.release.wait(timeout=10)
+        super().enqueue(job)
+
+
+def test_a_slow_broker_holds_only_its_own_request(settings: Settings, session: Session) -> None:
+    """While a publish hangs, another request is answered: the publish does not hold the
+    event loop (if it did, the other request could only finish after the broker's 10 s)."""
+    import asyncio
+
+    import httpx
+
+    publish_tiny(session)
+    token = add_user(session, "ada")
+    slow = _SlowBroker()
+    app = create_app(settings, slow)
+
+    async def scenario() -> int:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://tj") as c:
+            posting = asyncio.create_task(c.post("/api/v1/submissions", data={"problem": "tiny-add"},
+                                                 files=[("files", ("s.py", GOOD))], headers=auth(token)))
+            await asyncio.sleep(0.3)  # the submission is stored and its publish is hanging by now
+            other = await c.get("/api/v1/problems", headers=auth(token))
+            assert other.status_code == 200
+            slow.release.set()  # only now may the broker take the message
+            return (await posting).status_code
+
+    assert asyncio.run(scenario()) == 201
+    assert slow.released_in_time and len(slow.jobs) == 1
