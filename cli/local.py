@@ -51,7 +51,8 @@ def grade_command(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Grade a submission locally in the sandbox, with no server."""
-    settings = get_settings()
+    # One grade, then the process exits: a sandbox started ahead would never be used.
+    settings = get_settings().model_copy(update={"sandbox_warm": 0})
     try:
         prob = resolve_problem(problem, settings.problems_dir)
         contents = normalize_upload(collect_local(files), upload_limits(settings))

@@ -27,11 +27,13 @@ from __future__ import annotations
 
 import atexit
 import glob
+import hashlib
 import logging
 import os
 import queue
 import resource
 import shutil
+import stat as stat_mod
 import subprocess
 import sys
 import tempfile
@@ -112,6 +114,50 @@ def _python_roots() -> list[str]:
     return sorted(r for r in roots if not r.startswith("/usr"))
 
 
+EXPOSED_ROOT = Path("/run/tensorjudge-sandbox")  # read-only views of folders the sandbox uid cannot reach
+
+
+def reachable(path: str, uid: int) -> bool:
+    """Whether uid (not the owner, not in the group: the sandbox's nobody) can walk to and read
+    `path`: every folder above it searchable by others, the path itself readable and searchable."""
+    p = Path(path)
+    try:
+        for folder in [*reversed(p.parents), p]:
+            st = folder.stat()
+            mine = st.st_uid == uid
+            bits = (stat_mod.S_IXUSR if mine else stat_mod.S_IXOTH)
+            if not st.st_mode & bits:
+                return False
+        return bool(p.stat().st_mode & (stat_mod.S_IRUSR if p.stat().st_uid == uid else stat_mod.S_IROTH))
+    except OSError:
+        return False
+
+
+def expose(path: str) -> str | None:
+    """A read-only bind mount of `path` under EXPOSED_ROOT (made once, kept for the machine's
+    uptime), so that a sandbox dropped to an unprivileged uid can bind it at its usual place
+    although a private folder above it (/root) blocks the way. None where we may not mount."""
+    target = EXPOSED_ROOT / hashlib.sha256(path.encode()).hexdigest()[:16]
+    try:
+        EXPOSED_ROOT.mkdir(mode=0o755, parents=True, exist_ok=True)
+        os.chmod(EXPOSED_ROOT, 0o755)
+        if os.path.ismount(target):
+            return str(target)
+        target.mkdir(mode=0o755, exist_ok=True)
+        for argv in (["mount", "--bind", path, str(target)], ["mount", "-o", "remount,bind,ro", str(target)]):
+            done = subprocess.run(argv, capture_output=True, timeout=10)
+            if done.returncode != 0:
+                why = done.stderr.decode(errors="replace")[-200:]
+                log.warning("cannot expose %s to the sandbox uid: %s", path, why)
+                if os.path.ismount(target):
+                    subprocess.run(["umount", str(target)], capture_output=True, timeout=10)
+                return None
+    except (OSError, subprocess.SubprocessError) as exc:
+        log.warning("cannot expose %s to the sandbox uid: %s", path, exc)
+        return None
+    return str(target)
+
+
 def gpu_args(gpus: list[int]) -> list[str]:
     """Device nodes (and the sysfs CUDA reads at start-up) for the given GPU indices."""
     if not gpus:
@@ -152,6 +198,7 @@ class ProcessSandbox:
         # Python environment is probed on first use (a venv under /root cannot be reached).
         self.drop_uid = os.geteuid() == 0 and uid != 0
         self._uid_probed = not self.drop_uid
+        self._exposed: dict[str, str] = {}  # host path -> a read-only view the sandbox uid can reach
         self.last_cgroup_version: int | None = None
         self.last_cgroup_dirs: list[str] = []  # the last run's cgroup (gone once it is empty)
 
@@ -161,9 +208,20 @@ class ProcessSandbox:
             os.setresgid(self.uid, self.uid, self.uid)
             os.setresuid(self.uid, self.uid, self.uid)
 
+    def _source(self, path: str) -> str:
+        """Where to bind `path` from: itself, or its exposed view when the sandbox uid cannot
+        reach it (a Python environment or checkout under /root)."""
+        return self._exposed.get(path, path)
+
+    def _binds(self) -> list[str]:
+        """--ro-bind arguments for the Python environment and the harness, at their own paths."""
+        roots = [*_python_roots(), str(HARNESS_ROOT / "sandbox")]
+        args = [a for root in roots[:-1] for a in ("--ro-bind", self._source(root), root)]
+        return [*args, "--ro-bind", self._source(roots[-1]), f"{JUDGE_INSIDE}/sandbox"]
+
     def _probe(self) -> subprocess.CompletedProcess[bytes]:
         assert self.bwrap
-        binds = [a for root in _python_roots() for a in ("--ro-bind", root, root)]
+        binds = self._binds()
         return subprocess.run(
             [self.bwrap, "--unshare-all", "--ro-bind", "/usr", "/usr", *self._system_links(),
              *binds, "--proc", "/proc", "--dev", "/dev", sys.executable, "-S", "-c", ""],
@@ -178,6 +236,12 @@ class ProcessSandbox:
         if self._uid_probed:
             return
         self._uid_probed = True
+        if self.drop_uid:
+            # A Python environment (or this checkout) under a private folder such as /root:
+            # give the sandbox uid read-only views of it instead of running as our uid.
+            for root in [*_python_roots(), str(HARNESS_ROOT / "sandbox")]:
+                if not reachable(root, self.uid) and (view := expose(root)) is not None:
+                    self._exposed[root] = view
         probe = self._probe()
         if probe.returncode != 0:
             self.drop_uid = False
@@ -236,10 +300,8 @@ class ProcessSandbox:
         for etc in ("/etc/ld.so.cache", "/etc/localtime"):
             if os.path.exists(etc):
                 args += ["--ro-bind", etc, etc]
-        for root in _python_roots():
-            args += ["--ro-bind", root, root]
+        args += self._binds()
         args += [
-            "--ro-bind", str(HARNESS_ROOT / "sandbox"), f"{JUDGE_INSIDE}/sandbox",
             "--ro-bind", str(job_dir), JOB_INSIDE,
             "--proc", "/proc",
             "--dev", "/dev",

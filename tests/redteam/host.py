@@ -27,11 +27,32 @@ def leftover_processes(data_dir: Path, waiting: set[int] | frozenset[int] = froz
             state = (entry / "stat").read_text().rsplit(")", 1)[-1].split()[0]
         except (OSError, IndexError, ValueError):
             continue
-        if state == "Z":
+        if state == "Z" or _waiting_sandbox(entry):
             continue
         if comm.startswith("tjrt-") or str(data_dir) in cmdline or str(STAGING_ROOT) in cmdline:
             found.append(f"{entry.name} {comm} {cmdline[:120]}")
     return found
+
+
+def _waiting_sandbox(entry: Path) -> bool:
+    """Not a leftover: a bubblewrap started ahead that has not been handed a run (its /job is an
+    existing, empty folder; a finished run's folder is gone), or one of another live process
+    (a second test run or a server on this machine; job folders are named after their owner).
+    A sandbox whose owner is this process or a dead one, and that holds a job, is a leftover."""
+    try:
+        args = (entry / "cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    if not args or not args[0].endswith(b"bwrap") or b"/job" not in args:
+        return False
+    source = Path(args[args.index(b"/job") - 1].decode(errors="replace"))
+    owner = source.name.split("-")[3] if source.name.count("-") >= 4 else ""
+    if owner.isdigit() and int(owner) != os.getpid() and Path(f"/proc/{owner}").exists():
+        return True
+    try:
+        return source.is_dir() and not any(source.iterdir())
+    except OSError:
+        return False
 
 
 def wait_no_leftovers(data_dir: Path, timeout_s: float = 3.0,

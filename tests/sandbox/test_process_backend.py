@@ -87,3 +87,50 @@ def test_cuda_case_runs_in_the_process_sandbox(tmp_path: Path) -> None:
     assert wrong.verdict.value == "wrong_answer"
     first = wrong.cases[0]
     assert first.feedback is not None and first.feedback["check"] == "device", first.feedback
+
+
+def _host_uids(pid: int) -> dict[int, int]:
+    """Real uid, as the host sees it, of pid and every process below it."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                status = Path(f"/proc/{entry}/status").read_text()
+            except OSError:
+                continue
+            ppid = int(next(line.split()[1] for line in status.splitlines() if line.startswith("PPid:")))
+            children.setdefault(ppid, []).append(int(entry))
+    out, todo = {}, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            status = Path(f"/proc/{p}/status").read_text()
+        except OSError:
+            continue
+        out[p] = int(next(line.split()[1] for line in status.splitlines() if line.startswith("Uid:")))
+        todo += children.get(p, [])
+    return out
+
+
+@needs_bwrap
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can hand the sandbox another uid")
+def test_the_sandbox_runs_as_an_unprivileged_host_uid_even_with_python_under_root(tmp_path: Path) -> None:
+    """On this machine the interpreter lives under /root (pyenv), which uid 65534 cannot
+    enter: the sandbox still runs as 65534 on the host, through read-only views of it."""
+    import time
+
+    box = ProcessSandbox(warm=1)
+    try:
+        ok, why = box.available()
+        assert ok, why
+        assert box.drop_uid, "the sandbox keeps our uid (0): nothing could expose the Python environment"
+        box.prestart(_spec(tmp_path))
+        deadline = time.monotonic() + 60
+        while not box.waiting() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        ((bwrap_pid, _job),) = box.waiting()
+        time.sleep(0.5)  # its supervisor is up (importing torch)
+        uids = _host_uids(bwrap_pid)
+        assert len(uids) >= 2 and set(uids.values()) == {65534}, uids
+    finally:
+        box.close()
