@@ -240,13 +240,14 @@ def test_docker_engine_grades_a_submission_end_to_end(tmp_path: Path) -> None:
     problem = load_problem(repo / "problems" / "multi-head-matmul")
     solutions = problem.path / "solutions"
     right = (solutions / "accepted" / "permute_bmm.py").read_bytes()
+    from core.sandboxing import get_backend
+
+    backend = get_backend(settings)
+    backend.close()  # no warm containers of earlier tests' shapes (their data dirs differ)
     report = grade(problem, {"solution.py": right}, settings=settings)
     assert report.verdict.value == "accepted", [(c.name, c.message) for c in report.cases]
     # Containers are started ahead once the worker is quiet (settings.sandbox_warm = 2): the
     # next grade is handed one.
-    from core.sandboxing import get_backend
-
-    backend = get_backend(settings)
     deadline = time.monotonic() + 60
     while not backend.waiting() and time.monotonic() < deadline:  # type: ignore[attr-defined]
         time.sleep(0.1)
