@@ -8,6 +8,7 @@ from typing import Protocol
 from celery import Celery
 from kombu.connection import Connection
 
+from core.services import fs_transport
 from core.services.broker import GRADE_TASK, VALIDATE_TASK, broker_url, celery_config, is_embedded
 from core.services.submissions import Job
 from core.settings import Settings
@@ -32,6 +33,7 @@ class CeleryDispatcher:
     """Sends `tensorjudge.grade(submission_id, job)` to the job's queue."""
 
     def __init__(self, settings: Settings) -> None:
+        fs_transport.register()
         self.settings = settings
         self.app = Celery("tensorjudge-api")
         self.app.conf.update(celery_config(settings))

@@ -17,13 +17,14 @@ QUEUES = ("cpu", "gpu")
 
 
 def broker_url(settings: Settings) -> str:
-    """The configured broker, or the embedded filesystem broker."""
-    return settings.broker_url or "filesystem://"
+    """The configured broker, or the embedded filesystem broker (`tjfs://`: kombu's filesystem
+    transport with atomic publishing, core/services/fs_transport.py)."""
+    return settings.broker_url or "tjfs://"
 
 
 def is_embedded(settings: Settings) -> bool:
     """Whether the broker is the embedded filesystem transport."""
-    return broker_url(settings).startswith("filesystem://")
+    return broker_url(settings).startswith(("tjfs://", "filesystem://"))
 
 
 def broker_dirs(settings: Settings) -> tuple[Path, Path]:

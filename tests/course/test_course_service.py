@@ -74,7 +74,8 @@ def _submit_cli(env: dict[str, str], url: str, token: str, *targets: str, cwd: P
 def _wait_done(url: str, token: str, sub_id: int) -> dict[str, object]:
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
-        sub = httpx.get(f"{url}/api/v1/submissions/{sub_id}", headers={"Authorization": f"Bearer {token}"}).json()
+        sub = httpx.get(f"{url}/api/v1/submissions/{sub_id}", headers={"Authorization": f"Bearer {token}"},
+                        timeout=60).json()
         if sub["status"] in ("done", "failed"):
             return sub  # type: ignore[no-any-return]
         time.sleep(0.5)
@@ -99,7 +100,7 @@ def test_api_takes_a_zip_of_the_repository(served: tuple[str, dict[str, str], di
     data = zip_tree(course_repo(tmp_path / "repo"), top="assignment-main/")
     r = httpx.post(f"{url}/api/v1/submissions", data={"problem": "course-pkg"},
                    files=[("files", ("assignment-main.zip", data, "application/zip"))],
-                   headers={"Authorization": f"Bearer {student['token']}"})
+                   headers={"Authorization": f"Bearer {student['token']}"}, timeout=60)
     assert r.status_code in (200, 201, 202), r.text
     sub = _wait_done(url, student["token"], r.json()["id"])
     assert sub["verdict"] == "accepted" and sub["graded"] == GRADED, sub
@@ -109,7 +110,7 @@ def test_api_takes_a_zip_of_the_repository(served: tuple[str, dict[str, str], di
 def test_web_upload_form_takes_a_zip_of_the_repository(
         served: tuple[str, dict[str, str], dict[str, str]], tmp_path: Path) -> None:
     url, _env, student = served
-    with httpx.Client(base_url=url, follow_redirects=False) as web:
+    with httpx.Client(base_url=url, follow_redirects=False, timeout=60) as web:
         signed = web.post("/login", data={"name": "student", "password": student["password"], "next": "/"})
         assert signed.status_code == 303, signed.text
         form = web.get("/problems/course-pkg")
