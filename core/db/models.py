@@ -157,6 +157,9 @@ class Submission(Base):
     progress_done: Mapped[int] = mapped_column(Integer, default=0)
     progress_total: Mapped[int] = mapped_column(Integer, default=0)
     queue: Mapped[str] = mapped_column(String(16), default="cpu")
+    # "submission" (counted) or "trial" (a run on the public cases: never on boards, in the
+    # history, the best submission or the quotas).
+    kind: Mapped[str] = mapped_column(String(16), default="submission", server_default="submission")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
