@@ -201,3 +201,5 @@ class CaseResult(Base):
     feedback: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     timings: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     stdout: Mapped[str | None] = mapped_column(Text)
+
+import core.db.course_models  # noqa: E402, F401  (the course tables join Base.metadata)
