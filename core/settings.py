@@ -50,6 +50,18 @@ class Settings(BaseSettings):
     task_max_attempts: int = 6  # deliveries (incl. redeliveries after a lost worker) per job
     broker_visibility_timeout_s: float = 3600.0  # redis: unacked messages come back after this
     sse_poll_interval_s: float = 0.5
+    # The submission life cycle (docs/operations.md): a newer queued submission of a student
+    # to a problem supersedes the older queued one; worker processes beat every
+    # heartbeat_interval_s and a claim whose holder has not beaten for heartbeat_timeout_s is
+    # released; the sweeper (one owner at a time, by lease) runs every sweep_interval_s and
+    # re-sends queued work nobody has picked up for republish_after_s.
+    queue_supersede: bool = True
+    heartbeat_interval_s: float = Field(default=3.0, gt=0)
+    heartbeat_timeout_s: float = Field(default=15.0, gt=0)
+    sweep_interval_s: float = Field(default=5.0, gt=0)
+    republish_after_s: float = Field(default=30.0, gt=0)
+    db_retry_attempts: int = Field(default=8, ge=1)  # per worker step, on transient DB errors
+    log_json: bool = False  # one JSON object per log line (with the submission id in the worker)
     grader: str = "core.grading:grade"  # module:function the worker grades with
 
     login_max_failures: int = Field(default=10, ge=1)  # per name and client, within the window

@@ -39,6 +39,19 @@ class SubmissionStatus(enum.StrEnum):
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
+    # A newer submission of the same student to the same problem arrived while this one was
+    # still queued: never graded (final, like done and failed).
+    SUPERSEDED = "superseded"
+
+
+FINAL_STATUSES = (SubmissionStatus.DONE, SubmissionStatus.FAILED, SubmissionStatus.SUPERSEDED)
+
+
+class Lane(enum.StrEnum):
+    """Queue lanes: live work is always claimed before rejudges."""
+
+    LIVE = "live"
+    REJUDGE = "rejudge"
 
 
 def _enum(cls: type[enum.Enum], name: str) -> Enum:
@@ -130,6 +143,8 @@ class Submission(Base):
     __table_args__ = (
         Index("ix_submissions_problem_user", "problem_id", "user_id"),
         Index("ix_submissions_status", "status"),
+        Index("ix_submissions_waiting", "status", "queue", "lane"),
+        UniqueConstraint("user_id", "idempotency_key", name="uq_submissions_user_idempotency_key"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -163,6 +178,26 @@ class Submission(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The fair queue (core/services/queue.py): the lane, when the current job entered the
+    # queue, the earliest a retry may be claimed, and the last time the sweeper re-sent it.
+    lane: Mapped[str] = mapped_column(String(16), default=Lane.LIVE.value, server_default=Lane.LIVE.value)
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    superseded_by_id: Mapped[int | None] = mapped_column(Integer)
+    # The worker process (its heartbeat row) holding the claim; a claim whose holder stopped
+    # beating is released by the sweeper.
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    infra_errors: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Client-chosen key of the submit request: a retried request returns the same submission.
+    idempotency_key: Mapped[str | None] = mapped_column(String(64))
+    # A rejudge remembers the verdict and score it started from; when it changes either,
+    # the notice "rejudged on <rejudged_at>, was <was_verdict> <was_score>" is kept.
+    previous_verdict: Mapped[str | None] = mapped_column(String(32))
+    previous_score: Mapped[float | None] = mapped_column(Float)
+    rejudged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    was_verdict: Mapped[str | None] = mapped_column(String(32))
+    was_score: Mapped[float | None] = mapped_column(Float)
 
     user: Mapped[User] = relationship()
     problem: Mapped[Problem] = relationship()
@@ -203,3 +238,4 @@ class CaseResult(Base):
     stdout: Mapped[str | None] = mapped_column(Text)
 
 import core.db.course_models  # noqa: E402, F401  (the course tables join Base.metadata)
+import core.db.lifecycle_models  # noqa: E402  (heartbeats and leases join Base.metadata)
