@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql.selectable import Subquery
 
 from core.db.models import Problem, Submission, SubmissionStatus, User
+from core.services import course_access
 from core.services import problems as problem_service
 
 
@@ -78,6 +79,7 @@ def for_problem(session: Session, slug: str, viewer: User | None, limit: int = 1
         }
         for i, r in enumerate(rows)
     ]
+    entries = course_access.apply_board_policy(session, problem, viewer, entries, [r.user_id for r in rows])
     return {"problem": problem.slug, "title": problem.title, "entries": entries}
 
 

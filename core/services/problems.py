@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from core.db.models import Problem, ProblemVersion, Role, User
 from core.errors import ProblemError
+from core.services import course_access
 from core.services.errors import ConflictError, NotFoundError
 from core.services.uploads import UploadLimits, read_archive, write_tree
 from core.settings import Settings
@@ -234,7 +235,7 @@ def list_problems(session: Session, user: User | None) -> list[Problem]:
     """Published problems (all problems for instructors and admins), by slug."""
     query = select(Problem).order_by(Problem.slug)
     if not _can_see_drafts(user):
-        query = query.where(Problem.published.is_(True))
+        query = query.where(Problem.published.is_(True), course_access.visible_clause(user))
     return list(session.scalars(query))
 
 
@@ -242,6 +243,8 @@ def get_problem(session: Session, slug: str, user: User | None, *, include_unpub
     """A problem by slug; drafts are invisible to students (NotFoundError)."""
     problem = session.scalar(select(Problem).where(Problem.slug == slug))
     visible = problem is not None and (problem.published or include_unpublished or _can_see_drafts(user))
+    if visible and not include_unpublished and not course_access.can_see(session, problem, user):  # type: ignore[arg-type]
+        visible = False  # in a course the user does not belong to, or not released yet
     if problem is None or not visible:
         raise NotFoundError(f"no problem {slug!r}")
     return problem

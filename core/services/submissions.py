@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
+from core.db.base import utcnow
 from core.db.models import (
+    FINAL_STATUSES,
     CaseResult,
+    Lane,
     Problem,
     ProblemVersion,
     Role,
@@ -18,7 +21,10 @@ from core.db.models import (
     SubmissionStatus,
     User,
 )
+from core.errors import SubmissionError
+from core.services import course_access
 from core.services import problems as problem_service
+from core.services import queue as fair_queue
 from core.services.errors import ForbiddenError, NotFoundError
 from core.services.uploads import UploadLimits, normalize_upload
 from core.settings import Settings
@@ -49,9 +55,13 @@ def create(
     user: User,
     slug: str,
     uploads: list[tuple[str, bytes]],
+    *,
+    idempotency_key: str | None = None,
 ) -> Submission:
-    """Check an upload and store it as a queued submission (not committed)."""
+    """Check an upload and store it as a queued submission (not committed). The same user's
+    older queued submission to the problem is superseded (settings.queue_supersede)."""
     problem = problem_service.get_problem(session, slug, user)
+    course_access.check_submission(session, user, problem)  # hard close and quotas (course rules)
     version = problem_service.current_version(problem)
     files = normalize_upload(uploads, upload_limits(settings))
     submission = Submission(
@@ -60,12 +70,35 @@ def create(
         problem_version_id=version.id,
         status=SubmissionStatus.QUEUED,
         queue="gpu" if version.needs_gpu else "cpu",
+        lane=Lane.LIVE.value,
+        queued_at=utcnow(),
+        idempotency_key=idempotency_key,
         max_score=float(version.summary.get("max_score", 0.0)),
         files=[SubmissionFile(path=p, content=c) for p, c in sorted(files.items())],
     )
     session.add(submission)
     session.flush()
+    if settings.queue_supersede:
+        fair_queue.supersede_older(session, submission)
     return submission
+
+
+def check_idempotency_key(key: str | None) -> str | None:
+    """A client's Idempotency-Key: 1 to 64 printable ASCII characters (None: no key)."""
+    if key is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > 64 or not all(33 <= ord(ch) < 127 for ch in key):
+        raise SubmissionError("Idempotency-Key must be 1 to 64 printable ASCII characters without spaces")
+    return key
+
+
+def by_idempotency_key(session: Session, user: User, key: str) -> Submission | None:
+    """The submission this user already made with this key, if any."""
+    sid = session.scalar(
+        select(Submission.id).where(Submission.user_id == user.id, Submission.idempotency_key == key)
+    )
+    return None if sid is None else session.get(Submission, sid, options=_VIEW_OPTIONS)
 
 
 # Everything a submission view shows, in few queries (and without file contents or archives).
@@ -113,8 +146,31 @@ def list_for(
     return list(session.scalars(query).unique())
 
 
-def status_view(submission: Submission) -> dict[str, Any]:
-    """The small, frequently polled part of a submission (status and progress)."""
+def is_final(submission: Submission) -> bool:
+    """Done, failed or superseded: nothing more will happen to it (until a rejudge)."""
+    return submission.status in FINAL_STATUSES
+
+
+def queue_view(
+    session: Session, settings: Settings, submission: Submission, cache: dict[str, dict[int, int]] | None = None
+) -> dict[str, Any] | None:
+    """{"lane", "position", "estimated_wait_s", "workers"} while queued, else None."""
+    where = fair_queue.spot(session, settings, submission, cache)
+    if where is None:
+        return None
+    return {"lane": submission.lane, "position": where.position, "estimated_wait_s": where.estimated_wait_s,
+            "workers": where.workers}
+
+
+def rejudge_notice(submission: Submission) -> dict[str, Any] | None:
+    """{"at", "was_verdict", "was_score"} when a rejudge changed its verdict or score."""
+    if submission.rejudged_at is None:
+        return None
+    return {"at": submission.rejudged_at, "was_verdict": submission.was_verdict, "was_score": submission.was_score}
+
+
+def status_view(submission: Submission, queue: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The small, frequently polled part of a submission (status, progress, queue place)."""
     return {
         "id": submission.id,
         "status": submission.status.value,
@@ -123,6 +179,7 @@ def status_view(submission: Submission) -> dict[str, Any]:
         "max_score": submission.max_score,
         "progress": {"done": submission.progress_done, "total": submission.progress_total},
         "attempts": submission.attempts,
+        "queue": queue,
     }
 
 
@@ -144,15 +201,27 @@ def case_view(case: CaseResult) -> dict[str, Any]:
 
 def _requeue_values(problem: Problem) -> dict[str, Any]:
     # A SQL-side `job + 1`: concurrent rejudges, or a session holding stale state, can never
-    # hand out the same job number twice or skip writing an unchanged-looking status.
+    # hand out the same job number twice or skip writing an unchanged-looking status. The
+    # verdict and score it started from are kept for the rejudge notice (a rejudge of a
+    # rejudge still pending keeps the first one's).
     values: dict[str, Any] = {
         "job": Submission.job + 1,
         "status": SubmissionStatus.QUEUED,
         "claim": None,
+        "claimed_by": None,
         "attempts": 0,
+        "infra_errors": 0,
         "progress_done": 0,
         "progress_total": 0,
         "message": "",
+        "lane": Lane.REJUDGE.value,
+        "queued_at": utcnow(),
+        "not_before": None,
+        "superseded_by_id": None,
+        "previous_verdict": func.coalesce(Submission.previous_verdict, Submission.verdict),
+        "previous_score": case(
+            (Submission.previous_verdict.is_not(None), Submission.previous_score), else_=Submission.score
+        ),
     }
     if problem.current_version is not None:
         values["problem_version_id"] = problem.current_version.id
@@ -179,12 +248,16 @@ def rejudge_problem(session: Session, slug: str, viewer: User) -> list[Job]:
     problem = problem_service.get_problem(session, slug, viewer)
     session.execute(
         update(Submission)
-        .where(Submission.problem_id == problem.id)
+        .where(Submission.problem_id == problem.id, Submission.status != SubmissionStatus.SUPERSEDED)
         .values(**_requeue_values(problem))
         .execution_options(synchronize_session=False)
     )
     session.expire_all()
-    subs = session.scalars(select(Submission).where(Submission.problem_id == problem.id).order_by(Submission.id))
+    subs = session.scalars(
+        select(Submission)
+        .where(Submission.problem_id == problem.id, Submission.status != SubmissionStatus.SUPERSEDED)
+        .order_by(Submission.id)
+    )
     return [job_of(s) for s in subs]
 
 
