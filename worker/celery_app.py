@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from celery import Celery
+import logging
+from typing import Any
 
+from celery import Celery, signals
+
+from core.logs import install as install_log_format
 from core.services import fs_transport
 from core.services.broker import celery_config
 from core.settings import get_settings
@@ -19,3 +23,14 @@ def make_celery() -> Celery:
 
 
 app = make_celery()
+
+
+@signals.after_setup_logger.connect
+@signals.after_setup_task_logger.connect
+def _log_format(logger: logging.Logger | None = None, **_: Any) -> None:
+    # Every worker line carries the submission id being graded (JSON with log_json).
+    if logger is not None:
+        install_log_format(logger.handlers, get_settings())
+
+
+import worker.lifecycle  # noqa: E402, F401  (heartbeats and the sweeper: signal handlers)
