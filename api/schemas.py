@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from core.db.models import Role
 
@@ -41,6 +41,23 @@ class UserPublic(BaseModel):
     created_at: datetime
 
     model_config = {"from_attributes": True}
+
+
+class TokenCreate(BaseModel):
+    """A label for a new token of one's own (e.g. "laptop CLI")."""
+
+    label: str = Field(default="", max_length=64)
+
+
+class TokenInfo(BaseModel):
+    """One of the caller's tokens, without the token itself (it is shown only once)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    label: str
+    created_at: datetime
+    last_used_at: datetime | None
 
 
 class UserCreate(BaseModel):
@@ -129,8 +146,28 @@ class Progress(BaseModel):
     total: int
 
 
+class QueuePlace(BaseModel):
+    """Where a queued submission stands: `position` submissions of its queue are claimed
+    before it; `estimated_wait_s` is None while no worker serving the queue is alive."""
+
+    queue: str
+    lane: str
+    position: int
+    estimated_wait_s: float | None
+    workers: int
+
+
+class RejudgeNotice(BaseModel):
+    """A rejudge changed this submission's verdict or score: when, and what it was before."""
+
+    at: datetime
+    was_verdict: str | None
+    was_score: float | None
+
+
 class SubmissionPublic(BaseModel):
-    """A submission with its verdict, per-case results and progress."""
+    """A submission with its verdict, per-case results and progress. `status` is queued,
+    running, done, failed or superseded (a newer submission replaced it before grading)."""
 
     id: int
     problem: str
@@ -151,6 +188,9 @@ class SubmissionPublic(BaseModel):
     graded: dict[str, str] = {}  # entry point -> "src/functional.py:matmul_with_importance"
     notes: list[str] = []  # how the submission's files were laid out and loaded
     cases: list[CasePublic]
+    queue: QueuePlace | None = None  # while queued
+    superseded_by: int | None = None
+    rejudged: RejudgeNotice | None = None
 
 
 class JobsQueued(BaseModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,7 +17,8 @@ from core.services.uploads import collect_local, zip_files
 ServerOpt = Annotated[
     str, typer.Option("--server", "-s", envvar="TENSORJUDGE_SERVER", help="e.g. http://127.0.0.1:8000")
 ]
-_FINISHED = {"done", "failed"}
+_FINISHED = {"done", "failed", "superseded"}
+_SUBMIT_TRIES = 4  # the same Idempotency-Key each time: a retry never makes a second submission
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -53,7 +55,40 @@ def report_of(sub: dict[str, Any]) -> dict[str, Any]:
         "graded": sub.get("graded", {}),
         "notes": sub.get("notes", []),
         "cases": sub["cases"],
+        "queue": sub.get("queue"),
+        "superseded_by": sub.get("superseded_by"),
+        "rejudged": sub.get("rejudged"),
     }
+
+
+def queue_line(sub: dict[str, Any]) -> str:
+    """"queued: 3 ahead (live lane), about 40 s" for a queued submission, else ""."""
+    place = sub.get("queue")
+    if sub.get("status") != "queued" or not place:
+        return ""
+    wait = place.get("estimated_wait_s")
+    eta = "no worker online yet" if wait is None else f"about {wait:.0f} s"
+    return f"submission {sub['id']} queued: {place['position']} ahead ({place['lane']} lane), {eta}"
+
+
+def post_submission(client: httpx.Client, problem: str, uploads: list[Any]) -> dict[str, Any]:
+    """POST the submission with an Idempotency-Key, retrying connection failures and 503s with
+    the same key (so the server makes at most one submission)."""
+    headers = {"Idempotency-Key": uuid.uuid4().hex}
+    for attempt in range(1, _SUBMIT_TRIES + 1):
+        try:
+            r = client.post("/submissions", data={"problem": problem}, files=uploads, headers=headers)
+        except httpx.TransportError:
+            if attempt == _SUBMIT_TRIES:
+                raise
+            time.sleep(0.5 * attempt)
+            continue
+        if r.status_code == 503 and attempt < _SUBMIT_TRIES:
+            time.sleep(min(5.0, float(r.headers.get("Retry-After", "1") or 1)))
+            continue
+        result: dict[str, Any] = _check(r)
+        return result
+    raise AssertionError("unreachable")
 
 
 def _print_human(sub: dict[str, Any]) -> None:
@@ -71,6 +106,12 @@ def _print_human(sub: dict[str, Any]) -> None:
         typer.echo(f"  graded {symbol}: {where}")
     for note in sub.get("notes") or []:
         typer.echo(f"  note: {note}")
+    if sub.get("rejudged"):
+        notice = sub["rejudged"]
+        score = "" if notice["was_score"] is None else format(notice["was_score"], "g")
+        typer.echo(f"  rejudged on {str(notice['at'])[:10]}, was {notice['was_verdict'] or '-'} {score}".rstrip())
+    if sub.get("superseded_by"):
+        typer.echo(f"  superseded by submission {sub['superseded_by']} before it was graded")
     if sub.get("message"):
         typer.echo(sub["message"])
 
@@ -97,10 +138,14 @@ def submit_command(
     uploads = [("files", (name, data)) for name, data in collected]
     try:
         with _client(server, token) as client:
-            sub = _check(client.post("/submissions", data={"problem": problem}, files=uploads))
+            sub = post_submission(client, problem, uploads)
             deadline = time.monotonic() + timeout_s
             delay = 0.2
+            shown = ""
             while wait and sub["status"] not in _FINISHED:
+                if (line := queue_line(sub)) and line != shown:
+                    typer.echo(line, err=True)  # stderr: --json keeps stdout one object
+                    shown = line
                 if time.monotonic() > deadline:
                     _fail(f"submission {sub['id']} not graded after {timeout_s:g}s", 3)
                 time.sleep(delay)
@@ -114,7 +159,7 @@ def submit_command(
     elif wait:
         _print_human(sub)
     else:
-        typer.echo(f"submission {sub['id']} queued")
+        typer.echo(queue_line(sub) or f"submission {sub['id']} queued")
     if sub["status"] == "failed":
         raise typer.Exit(3)
 

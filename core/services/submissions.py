@@ -158,8 +158,8 @@ def queue_view(
     where = fair_queue.spot(session, settings, submission, cache)
     if where is None:
         return None
-    return {"lane": submission.lane, "position": where.position, "estimated_wait_s": where.estimated_wait_s,
-            "workers": where.workers}
+    return {"queue": submission.queue, "lane": submission.lane, "position": where.position,
+            "estimated_wait_s": where.estimated_wait_s, "workers": where.workers}
 
 
 def rejudge_notice(submission: Submission) -> dict[str, Any] | None:
