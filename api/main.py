@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.dispatch import CeleryDispatcher, Dispatcher
+from api.docs import install_docs
 from api.errors import (
     RETRY_AFTER_S,
     UNAVAILABLE_MESSAGE,
@@ -21,7 +22,8 @@ from api.errors import (
     headers_for,
     status_for,
 )
-from api.routes import admin_problems, auth, health, leaderboard, problems, submissions, users
+from api.routes import admin_problems, auth, health, leaderboard, problems, submissions, tokens, users
+from api.routes import courses as course_routes
 from core.errors import TensorJudgeError
 from core.services.users import LoginThrottle
 from core.settings import Settings, get_settings
@@ -34,7 +36,8 @@ API_PREFIX = "/api/v1"
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(TensorJudgeError)
     async def _user_error(_: Request, exc: TensorJudgeError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=status_for(exc), headers=headers_for(exc))
+        body = {"detail": str(exc), **getattr(exc, "extra", {})}  # e.g. a quota's next_allowed_at
+        return JSONResponse(body, status_code=status_for(exc), headers=headers_for(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -62,15 +65,18 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
         title="TensorJudge",
         version="1",
         summary="An online judge for PyTorch and LLM exercises",
-        docs_url="/docs",
+        docs_url=None,  # served by api.docs from vendored assets
+        redoc_url=None,
         openapi_url=f"{API_PREFIX}/openapi.json",
     )
     app.state.settings = settings
     app.state.login_throttle = LoginThrottle(settings.login_max_failures, settings.login_window_s)
     app.state.dispatcher = dispatcher or CeleryDispatcher(settings)
     _install_error_handlers(app)
-    for module in (health, auth, problems, submissions, leaderboard, admin_problems, users):
+    for module in (health, auth, tokens, problems, submissions, leaderboard, admin_problems, users):
         app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(course_routes.router, prefix=API_PREFIX)
+    install_docs(app, f"{API_PREFIX}/openapi.json")
     _mount_pages(app)
     return app
 

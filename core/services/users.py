@@ -182,3 +182,19 @@ def revoke_tokens(session: Session, user: User) -> int:
             token.revoked = True
             count += 1
     return count
+
+
+def list_tokens(session: Session, user: User) -> list[ApiToken]:
+    """`user`'s unrevoked tokens, newest first."""
+    return list(session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked.is_(False))
+        .order_by(ApiToken.id.desc())))
+
+
+def revoke_token(session: Session, user: User, token_id: int) -> ApiToken:
+    """Revoke one of `user`'s own tokens by id (not committed); someone else's is not found."""
+    row = session.get(ApiToken, token_id)
+    if row is None or row.user_id != user.id or row.revoked:
+        raise NotFoundError(f"you have no token with id {token_id}")
+    row.revoked = True
+    return row
