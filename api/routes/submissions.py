@@ -12,6 +12,7 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 from sse_starlette.sse import EventSourceResponse
 
+from api.course_schemas import results_policy_view
 from api.deps import CurrentUser, DispatcherDep, IdPath, SessionDep, SettingsDep
 from api.dispatch import Dispatcher
 from api.schemas import CasePublic, JobsQueued, Progress, SubmissionPublic
@@ -121,13 +122,14 @@ def list_submissions(
 ) -> list[SubmissionPublic]:
     """Your submissions, newest first (staff: everyone's, filterable by user)."""
     subs = service.list_for(session, user, problem_slug=problem, user_name=user_name, limit=limit, offset=offset)
-    return [to_public(s) for s in subs]
+    return [results_policy_view(session, user, s, to_public(s)) for s in subs]
 
 
 @router.get("/{submission_id}", response_model=SubmissionPublic)
 def get_submission(submission_id: IdPath, session: SessionDep, user: CurrentUser) -> SubmissionPublic:
     """One submission with per-case results and progress."""
-    return to_public(service.get(session, submission_id, user))
+    submission = service.get(session, submission_id, user)
+    return results_policy_view(session, user, submission, to_public(submission))
 
 
 @router.get("/{submission_id}/files/{path:path}")
