@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from api.deps import TOKEN_COOKIE, DispatcherDep, SessionDep, SettingsDep, login_args
 from api.pages.common import PageUser, SignedIn, check_csrf, page, redirect
 from api.routes.submissions import enqueue_all
-from core.db.models import Submission, SubmissionStatus
+from core.db.models import FINAL_STATUSES, Submission
 from core.errors import SubmissionError
 from core.services import problems as problem_service
 from core.services import submissions as submission_service
@@ -21,7 +21,7 @@ from core.services.errors import AuthError, TooManyAttemptsError
 
 router = APIRouter()
 
-_FINISHED = (SubmissionStatus.DONE, SubmissionStatus.FAILED)
+_FINISHED = FINAL_STATUSES
 
 
 def _safe_next(target: str) -> str:
@@ -190,11 +190,14 @@ async def submit(
     return redirect(f"/submissions/{submission.id}", notice)
 
 
-def _submission_context(submission: Submission) -> dict[str, Any]:
+def _submission_context(submission: Submission, session: Any = None, settings: Any = None) -> dict[str, Any]:
+    place = submission_service.queue_view(session, settings, submission) if session and settings else None
     return {
         "sub": submission,
         "finished": submission.status in _FINISHED,
         "cases": [submission_service.case_view(c) for c in submission.cases],
+        "place": place,
+        "notice": submission_service.rejudge_notice(submission),
     }
 
 
@@ -219,20 +222,21 @@ def history(
 
 @router.get("/submissions/{submission_id}", response_class=HTMLResponse)
 def submission_page(
-    request: Request, submission_id: int, session: SessionDep, user: SignedIn
+    request: Request, submission_id: int, session: SessionDep, settings: SettingsDep, user: SignedIn
 ) -> HTMLResponse:
-    """A submission: live progress while it runs, then per-case verdicts and feedback."""
+    """A submission: its queue position while queued, live progress while it runs, then
+    per-case verdicts and feedback (and a notice when a rejudge changed it)."""
     submission = submission_service.get(session, submission_id, user)
-    return page(request, "submission.html", **_submission_context(submission))
+    return page(request, "submission.html", **_submission_context(submission, session, settings))
 
 
 @router.get("/submissions/{submission_id}/live", response_class=HTMLResponse)
 def submission_live(
-    request: Request, submission_id: int, session: SessionDep, user: SignedIn
+    request: Request, submission_id: int, session: SessionDep, settings: SettingsDep, user: SignedIn
 ) -> HTMLResponse:
     """The live part of the submission page (polled, or fetched on each server-sent event)."""
     submission = submission_service.get(session, submission_id, user)
-    return page(request, "_submission_live.html", **_submission_context(submission))
+    return page(request, "_submission_live.html", **_submission_context(submission, session, settings))
 
 
 @router.get("/submissions/{submission_id}/source/{path:path}")

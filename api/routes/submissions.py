@@ -8,16 +8,18 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, File, Form, Header, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from sse_starlette.sse import EventSourceResponse
 
 from api.course_schemas import results_policy_view
 from api.deps import CurrentUser, DispatcherDep, IdPath, SessionDep, SettingsDep
 from api.dispatch import Dispatcher
-from api.schemas import CasePublic, JobsQueued, Progress, SubmissionPublic
+from api.schemas import CasePublic, JobsQueued, Progress, QueuePlace, RejudgeNotice, SubmissionPublic
 from core.db.base import session_scope
-from core.db.models import Submission, SubmissionStatus
+from core.db.models import FINAL_STATUSES, Submission
 from core.errors import SubmissionError
 from core.services import submissions as service
 from core.services.errors import NotFoundError
@@ -27,11 +29,20 @@ from core.settings import Settings
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/submissions", tags=["submissions"])
 
-_FINISHED = (SubmissionStatus.DONE, SubmissionStatus.FAILED)
+_FINISHED = FINAL_STATUSES
 
 
-def to_public(submission: Submission) -> SubmissionPublic:
-    """The API view of a submission (hidden cases stay terse)."""
+def to_public(
+    submission: Submission,
+    session: Session | None = None,
+    settings: Settings | None = None,
+    cache: dict[str, dict[int, int]] | None = None,
+) -> SubmissionPublic:
+    """The API view of a submission (hidden cases stay terse); with a session and settings,
+    a queued one carries its queue position and wait estimate (`cache` shares the replay of
+    the fair policy between the submissions of one list)."""
+    place = service.queue_view(session, settings, submission, cache) if session and settings else None
+    notice = service.rejudge_notice(submission)
     return SubmissionPublic(
         id=submission.id,
         problem=submission.problem.slug,
@@ -52,6 +63,9 @@ def to_public(submission: Submission) -> SubmissionPublic:
         graded=dict((submission.loading or {}).get("graded") or {}),
         notes=list((submission.loading or {}).get("notes") or []),
         cases=[CasePublic(**service.case_view(c)) for c in submission.cases],
+        queue=QueuePlace(**place) if place else None,
+        superseded_by=submission.superseded_by_id,
+        rejudged=RejudgeNotice(**notice) if notice else None,
     )
 
 
@@ -77,7 +91,12 @@ async def _read_uploads(files: list[UploadFile], max_bytes: int) -> list[tuple[s
     return out
 
 
-@router.post("", status_code=201, response_model=SubmissionPublic)
+@router.post(
+    "",
+    status_code=201,
+    response_model=SubmissionPublic,
+    responses={200: {"model": SubmissionPublic, "description": "a retry: the submission this Idempotency-Key made"}},
+)
 async def submit(
     problem: Annotated[str, Form(description="the problem's slug", max_length=64)],
     files: Annotated[list[UploadFile], File(description="one file, several files, or one zip/tar")],
@@ -85,17 +104,36 @@ async def submit(
     settings: SettingsDep,
     user: CurrentUser,
     dispatcher: DispatcherDep,
+    idempotency_key: Annotated[str | None, Header(
+        description="a key of your choice (at most 64 characters): a retried request with the same key "
+        "returns the submission the first one made instead of making another")] = None,
 ) -> Any:
-    """Submit a solution; it is queued for grading once stored."""
+    """Submit a solution; it is queued for grading once stored. Send an Idempotency-Key to
+    make retries safe: the same key (per user) always answers with the same submission."""
+    key = service.check_idempotency_key(idempotency_key)
     limits = service.upload_limits(settings)
     uploads = await _read_uploads(files, limits.max_bytes)
 
-    def _store() -> Submission:
-        submission = service.create(session, settings, user, problem, uploads)
-        session.commit()
-        return submission
+    def _store() -> tuple[Submission, bool]:
+        if key is not None and (earlier := service.by_idempotency_key(session, user, key)) is not None:
+            return earlier, False
+        try:
+            submission = service.create(session, settings, user, problem, uploads, idempotency_key=key)
+            session.commit()
+        except IntegrityError:
+            session.rollback()  # the same key raced in from another request: answer with that one
+            earlier = service.by_idempotency_key(session, user, key) if key else None
+            if earlier is None:
+                raise
+            return earlier, False
+        return submission, True
 
-    submission = await anyio.to_thread.run_sync(_store)
+    submission, created = await anyio.to_thread.run_sync(_store)
+    if not created:
+        # A retry: the first request's row is the answer (the sweeper queues it if its
+        # publish never happened).
+        view = await anyio.to_thread.run_sync(lambda: to_public(submission, session, settings))
+        return JSONResponse(view.model_dump(mode="json"), status_code=200)
     # Enqueue only after commit, so that the worker always finds the row; off the event loop,
     # so a slow or unreachable broker holds this request only, never every other one.
     job = service.job_of(submission)
@@ -108,13 +146,14 @@ async def submit(
             },
             status_code=503,
         )
-    return to_public(submission)
+    return await anyio.to_thread.run_sync(lambda: to_public(submission, session, settings))
 
 
 @router.get("", response_model=list[SubmissionPublic])
 def list_submissions(
     session: SessionDep,
     user: CurrentUser,
+    settings: SettingsDep,
     problem: str | None = Query(None, max_length=64),
     user_name: str | None = Query(None, alias="user", max_length=64),
     limit: int = Query(50, ge=1, le=500),
@@ -122,14 +161,18 @@ def list_submissions(
 ) -> list[SubmissionPublic]:
     """Your submissions, newest first (staff: everyone's, filterable by user)."""
     subs = service.list_for(session, user, problem_slug=problem, user_name=user_name, limit=limit, offset=offset)
-    return [results_policy_view(session, user, s, to_public(s)) for s in subs]
+    cache: dict[str, dict[int, int]] = {}
+    return [results_policy_view(session, user, s, to_public(s, session, settings, cache)) for s in subs]
 
 
 @router.get("/{submission_id}", response_model=SubmissionPublic)
-def get_submission(submission_id: IdPath, session: SessionDep, user: CurrentUser) -> SubmissionPublic:
-    """One submission with per-case results and progress."""
+def get_submission(
+    submission_id: IdPath, session: SessionDep, settings: SettingsDep, user: CurrentUser
+) -> SubmissionPublic:
+    """One submission with per-case results and progress; while queued, its queue position
+    and an estimated wait; after a rejudge that changed it, what it was before."""
     submission = service.get(session, submission_id, user)
-    return results_policy_view(session, user, submission, to_public(submission))
+    return results_policy_view(session, user, submission, to_public(submission, session, settings))
 
 
 @router.get("/{submission_id}/files/{path:path}")
@@ -145,7 +188,9 @@ def get_file(submission_id: IdPath, path: str, session: SessionDep, user: Curren
 def _snapshot(settings: Settings, submission_id: IdPath) -> dict[str, Any] | None:
     with session_scope(settings.effective_database_url) as session:
         submission = session.get(Submission, submission_id)
-        return service.status_view(submission) if submission else None
+        if submission is None:
+            return None
+        return service.status_view(submission, service.queue_view(session, settings, submission))
 
 
 @router.get("/{submission_id}/events")
