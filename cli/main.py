@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from cli.admin import admin_app
+from cli.courses import course_app
 from cli.local import grade_command, problem_app
 from cli.remote import leaderboard_command, submit_command
 from cli.serve import serve_command
@@ -14,6 +15,7 @@ app.command("grade")(grade_command)
 app.add_typer(problem_app, name="problem")
 app.command("serve")(serve_command)
 app.add_typer(admin_app, name="admin")
+app.add_typer(course_app, name="course")
 app.command("submit")(submit_command)
 app.command("leaderboard")(leaderboard_command)
 

@@ -10,6 +10,7 @@ import io
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -83,6 +84,24 @@ def _course(env: Env, slug: str = "llm", n: int = 3) -> None:
                         headers=auth(env.ines))
     assert r.status_code == 200, r.text
     assert r.json()["counts"]["created"] == n
+
+
+@contextmanager
+def serving(env: Env) -> Iterator[str]:
+    """The env's app on a free port (uvicorn in a thread), for the CLI; yields its URL."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(env.settings, env.dispatcher), host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
 
 
 def _assignment(env: Env, course: str = "llm", **fields: object) -> dict:  # type: ignore[type-arg]
@@ -208,24 +227,12 @@ def test_daily_quota_is_a_429_with_the_next_time_on_the_api_and_the_cli(env: Env
     assert _submit(env, env.token_for("s002")).status_code == 201
 
     # The CLI against a real server: the same refusal, printed, and a non-zero exit.
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(env.settings, env.dispatcher), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
+    with serving(env) as url:
         solution = env.settings.data_dir / "s.py"
         solution.write_bytes(GOOD)
-        result = CliRunner().invoke(cli_app, ["submit", "tiny-add", str(solution), "--server",
-                                              f"http://127.0.0.1:{port}", "--token", s001])
+        result = CliRunner().invoke(cli_app, ["submit", "tiny-add", str(solution), "--server", url, "--token", s001])
         assert result.exit_code != 0
         assert "429" in result.output and "next one is allowed at" in result.output
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
     # A day later the window has moved on; the total quota (3) then ends it for good.
     with clock.shifted(D + H):
@@ -349,3 +356,36 @@ def test_an_assignment_graded_for_real_in_the_sandbox(env: Env) -> None:
                                                   headers=auth(env.ines)).json()["rows"]}
     assert rows["s001"]["total"] == 9 and rows["s001"]["problems"][0]["late"] is True
     assert env.session.scalar(select(User.id).where(User.name == "s001")) is not None
+
+
+def test_cli_runs_a_course(env: Env, tmp_path: Path) -> None:
+    """create, roster, assignment create/update, extension, gradebook --csv, template instantiate."""
+    runner = CliRunner()
+    roster_file = tmp_path / "roster.csv"
+    roster_file.write_bytes(roster_csv(3) + b",No Name,x@uni.example,A\n")
+    due = datetime(2026, 5, 1, 12, tzinfo=UTC)
+    with serving(env) as url:
+        common = ["--server", url, "--token", env.ines]
+
+        def cli(*args: str) -> str:
+            result = runner.invoke(cli_app, [*args, *common])
+            assert result.exit_code == 0, result.output
+            return result.output
+
+        assert "course llm created" in cli("course", "create", "llm", "--title", "LLM")
+        refused = runner.invoke(cli_app, ["course", "roster", "llm", str(roster_file), *common])
+        assert refused.exit_code == 1 and "3 created" in refused.output and "no user name" in refused.output
+        cli("course", "assignment", "create", "llm", "a1", "--release", (due - 7 * D).isoformat(),
+            "--due", due.isoformat(), "--late-policy", "per_hour", "--penalty", "10", "-p", "tiny-add:20")
+        cli("course", "extension", "llm", "a1", "s002", "--due", (due + D).isoformat())
+        graded(env.session, "s001", "tiny-add", 3.0, due + 2 * H)
+        graded(env.session, "s002", "tiny-add", 3.0, due + 2 * H)
+        rows = {r["user"]: r for r in csv.DictReader(io.StringIO(cli("course", "gradebook", "llm", "a1", "--csv")))}
+        assert (rows["s001"]["tiny-add"], rows["s002"]["tiny-add"], rows["s002"]["extension"]) == ("16", "20", "yes")
+        cli("course", "assignment", "update", "llm", "a1", "--due", (due + 3 * H).isoformat())
+        assert "s001                      20/20" in cli("course", "gradebook", "llm", "a1")
+        assert "nju-llm-2025" in cli("course", "template", "list")
+        publish_bundled(env.session, ("happy-llm-attention", "happy-llm-layernorm", "happy-llm-mlp",
+                                      "happy-llm-positional-encoding", "happy-llm-swiglu"))
+        out = cli("course", "template", "instantiate", "happy-llm", "happy", "--start", "2026-10-05")
+        assert "chapter5   release 2026-10-19T00:00:00Z" in out
