@@ -1,12 +1,15 @@
-"""One case, run in a forked child of the supervisor. Everything here is untrusted territory:
-the student's code shares this process, so nothing it reports is believed without a check
-outside (values are compared outside the sandbox; timings are taken by the supervisor)."""
+"""The cases of one run, in a forked child of the supervisor, one after another. Everything here
+is untrusted territory: the student's code shares this process, so nothing it reports is
+believed without a check outside (values are compared outside the sandbox; timings are taken
+by the supervisor)."""
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import os
 import resource
+import socket
 import sys
 import time
 import types
@@ -213,34 +216,106 @@ def _mapped_bytes() -> int:
         return 0
 
 
-def child_main(job: Job, root: Path, case: CaseSpec, msg_fd: int, go_fd: int) -> None:
-    """Entry point of the forked child; never returns."""
+def serve_cases(job: Job, root: Path, ctl_fd: int, device: str) -> None:
+    """Entry point of the forked case child; never returns.
+
+    The supervisor sends a case's index with three descriptors (the message pipe, the go pipe
+    and the case's stdout) over the control socket; the case runs with its prints going to its
+    own pipe, then the child forgets it (the submission's modules, torch's global settings) and
+    closes the case's pipes, which tells the supervisor it is ready for the next. A closed
+    control socket ends the child.
+    """
     code = 0
+    # What the supervisor imported (torch above all) is never garbage: leave it out of every
+    # collection, which then costs what the case itself allocated, not ~0.1 s of torch's heap.
+    gc.freeze()
     try:
-        if case.device != "cuda":
+        if device != "cuda":
             lim = _mapped_bytes() + (job.limits.address_space_mb << 20)
             resource.setrlimit(resource.RLIMIT_AS, (lim, lim))
-        os.chdir(job.workdir or str(root))
+        ctl = socket.socket(fileno=ctl_fd)
+        quiet = os.open(os.devnull, os.O_WRONLY)
+        known = set(sys.modules)
+        baseline = _Baseline.take()
+        while True:
+            data, fds, _, _ = socket.recv_fds(ctl, 32, 3)
+            if not data or len(fds) != 3:
+                break
+            msg_fd, go_fd, out_fd = fds
+            os.dup2(out_fd, 1)
+            os.dup2(out_fd, 2)
+            os.close(out_fd)
+            os.chdir(job.workdir or str(root))
 
-        def send(data: bytes) -> None:
-            # Flush the student's prints first, so they are captured before the case ends.
-            for stream in (sys.stdout, sys.stderr):
-                try:
-                    stream.flush()
-                except BaseException:  # noqa: BLE001
-                    pass
-            protocol.write_all(msg_fd, data)
+            def send(data: bytes, fd: int = msg_fd) -> None:
+                # Flush the student's prints first, so they are captured before the case ends.
+                _flush()
+                protocol.write_all(fd, data)
 
-        run_case(job, root, case, send, go_fd)
+            run_case(job, root, job.cases[int(data)], send, go_fd)
+            _flush()
+            os.dup2(quiet, 1)
+            os.dup2(quiet, 2)
+            healthy = _forget_case(known, str(root / job.submission_dir), baseline)
+            os.close(go_fd)
+            os.close(msg_fd)
+            if not healthy:
+                break
     except BaseException:  # noqa: BLE001
         code = 3
     finally:
-        try:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        except BaseException:  # noqa: BLE001
-            pass
+        _flush()
         os._exit(code)
 
 
-__all__ = ["Path", "child_main", "load_submission", "student_traceback"]
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:  # noqa: BLE001
+            pass
+
+
+class _Baseline:
+    """Torch's process-wide settings as the judge leaves them, restored after every case."""
+
+    def __init__(self, dtype: torch.dtype, threads: int, cuda_bytes: int) -> None:
+        self.dtype, self.threads, self.cuda_bytes = dtype, threads, cuda_bytes
+
+    @classmethod
+    def take(cls) -> _Baseline:
+        return cls(torch.get_default_dtype(), torch.get_num_threads(), 0)
+
+    def restore(self, device: str) -> bool:
+        """Put the settings back; False when the process should not take another case (device
+        memory the finished case still holds)."""
+        torch.set_default_dtype(self.dtype)
+        torch.set_grad_enabled(True)
+        if torch.get_num_threads() != self.threads:
+            torch.set_num_threads(self.threads)
+        if device == "cuda" and torch.cuda.is_initialized():
+            torch.cuda.synchronize()
+            torch.cuda.empty_cache()
+            return bool(torch.cuda.memory_allocated() <= self.cuda_bytes)
+        return True
+
+
+def _forget_case(known: set[str], submission_dir: str, baseline: _Baseline) -> bool:
+    """Drop what the finished case left: the modules loaded from the submission (so the next
+    case imports them afresh: no module state carries over), garbage, torch's global settings.
+    False when this process should not run another case."""
+    prefix = submission_dir.rstrip(os.sep) + os.sep
+    for name in [n for n in sys.modules if n not in known]:
+        module = sys.modules.get(name)
+        where = getattr(module, "__file__", None) or ""
+        paths = list(getattr(module, "__path__", None) or [])
+        if where.startswith(prefix) or any(str(p).startswith(prefix) for p in paths) or (
+                not where and not paths and getattr(module, "__spec__", None) is None):
+            del sys.modules[name]
+    importlib.invalidate_caches()
+    gc.collect()
+    device = "cuda" if torch.cuda.is_initialized() else "cpu"
+    return baseline.restore(device)
+
+
+__all__ = ["Path", "load_submission", "serve_cases", "student_traceback"]

@@ -1,9 +1,18 @@
 """The trusted half of the harness: `python -m sandbox.harness.supervisor JOB.json RESULT_FD`.
 
-It forks one child per case (the child runs the student's code), relays the child's result to
-the result channel, which the child cannot reach (it is closed in the child and this process
-is made non-dumpable, so /proc/<pid>/fd is out of reach too), and times the child from here
-with its own clock, so patched clocks inside the child change nothing.
+It forks a case child (which runs the student's code) and hands it the job's cases one after
+another, each with pipes of its own sent over a control socket; it relays the child's result
+to the result channel, which the child cannot reach (it is closed in the child and this
+process is made non-dumpable, so /proc/<pid>/fd is out of reach too), and times the child
+from here with its own clock, so patched clocks inside the child change nothing.
+
+One case child serves a whole run (a submission's cases, all from one submission), as the
+course's own grader runs every test in one process: forking a process that has torch loaded
+costs tens of milliseconds, and a CUDA context must not be created per case. Each case still
+starts from fresh modules (the child forgets the submission's modules and re-imports them).
+A case that does not end cleanly (killed, timed out, a protocol error, a rule violation, out
+of memory, a child that does not go quiet after its result) retires the child, and the next
+case gets a freshly forked one, so nothing a crashed case left behind reaches the next.
 """
 
 from __future__ import annotations
@@ -14,16 +23,48 @@ import os
 import resource
 import select
 import signal
+import socket
 import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from sandbox import protocol
 from sandbox.protocol import CaseResult, CaseSpec, ChildResult, Ending, Job, TimingSample
 
 PR_SET_DUMPABLE = 4
+# Endings after which the case child may take the next case: it reported the case itself and is
+# in a known state. Anything else (a kill, a rule violation, running out of memory) retires it.
+_REUSABLE = frozenset({Ending.OK, Ending.WRONG, Ending.ERROR, Ending.COMPILE_ERROR})
+# After its result, the child has this long to forget the case and close the case's pipe.
+CASE_SETTLE_S = 2.0
+
+
+@dataclass
+class _Runner:
+    """The forked case child and the supervisor's end of its control socket."""
+
+    pid: int
+    ctl: socket.socket
+    device: str
+
+
+def _case_over(msg_r: int, pid: int) -> bool:
+    """Whether the child closed the case's message pipe (its sign that it has forgotten the case
+    and waits for the next) with nothing more on it, and is still alive."""
+    end = time.monotonic() + CASE_SETTLE_S
+    while True:
+        left = end - time.monotonic()
+        if left <= 0 or not select.select([msg_r], [], [], left)[0]:
+            return False
+        try:
+            if os.read(msg_r, 1 << 16):
+                return False  # more than the protocol allows: do not trust this process again
+        except OSError:
+            return False
+        return _poll(pid)[0] == 0
 
 
 def _non_dumpable() -> None:
@@ -65,6 +106,7 @@ class Supervisor:
         self.root = root  # the job folder: the job's relative paths start here
         self.result_fd = result_fd
         self.current_case = ""
+        self.runner: _Runner | None = None
 
     def emit(self, obj: dict[str, object]) -> None:
         """One JSON frame on the result channel."""
@@ -78,38 +120,26 @@ class Supervisor:
     def run(self) -> None:
         """Every case in order, framed by hello and done."""
         self.emit({"type": "hello", "pid": os.getpid()})
-        for case in self.job.cases:
-            self.emit({"type": "case_start", "case": case.name})
-            self.emit_result(self.run_case(case))
+        try:
+            for case in self.job.cases:
+                self.emit({"type": "case_start", "case": case.name})
+                self.emit_result(self.run_case(case))
+        finally:
+            self.retire()
         self.emit({"type": "done"})
 
     def run_case(self, case: CaseSpec) -> CaseResult:
-        """Fork the child for one case, watch it, and say how the case ended."""
+        """Hand one case to the case child (forked afresh when there is none), watch it, and say
+        how the case ended."""
         limits = self.job.limits
         self.current_case = case.name
         msg_r, msg_w = os.pipe()
         go_r, go_w = os.pipe()
         out_r, out_w = os.pipe()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        supervisor_pid = os.getpid()
-        pid = os.fork()
-        if pid == 0:  # the child: untrusted from the moment the submission is imported
-            try:
-                os.dup2(out_w, 1)
-                os.dup2(out_w, 2)
-                # Nothing but stdio and the case's own two pipes survives into the child: the
-                # result fd and anything else the supervisor holds are gone before student code.
-                _close_all_but((0, 1, 2, msg_w, go_r))
-                os.setpgid(0, 0)
-                _harden_child(supervisor_pid, self.job.isolated)
-                from sandbox.harness.child import child_main
-
-                child_main(self.job, self.root, case, msg_w, go_r)
-            finally:
-                os._exit(4)
+        runner = self._runner_for(case, (msg_w, go_r, out_w))
         for fd in (msg_w, go_r, out_w):
             os.close(fd)
+        pid = runner.pid if runner is not None else -1
         drain = _OutputDrain(out_r, limits.stdout_bytes)
         drain.start()
         deadline = time.monotonic() + limits.case_time_s
@@ -139,7 +169,7 @@ class Supervisor:
                 if aborted.is_set():
                     raise protocol.ProtocolError("the case was stopped")
                 if not reaped:
-                    done, status = os.waitpid(pid, os.WNOHANG)
+                    done, status = _poll(pid)
                     if done:
                         reaped.append(status)
                 elif not select.select([fd], [], [], 0.05)[0]:
@@ -152,6 +182,8 @@ class Supervisor:
         timing: TimingSample | None = None
         error: str | None = None
         try:
+            if runner is None:
+                raise protocol.ProtocolError("the case child could not be started")
             child = self.read_result(msg_r, wait)
             if child is not None and child.tensors:
                 tensors = self.read_tensors(msg_r, wait)
@@ -167,29 +199,90 @@ class Supervisor:
             error, tensors, timing = str(exc), None, None
         finally:
             _close(go_w)
-            if not reaped:
-                done, early = os.waitpid(pid, os.WNOHANG)
-                if done:
-                    reaped.append(early)
-            ours = not reaped  # still alive: it dies by our hand
-            _kill_group(pid)
-            status = reaped[0] if reaped else os.waitpid(pid, 0)[1]
+            # The case's outcome is settled: from here on nothing the child does changes it.
             stop.set()
             dog.join()
+            keep = (runner is not None and killed is None and error is None and not reaped
+                    and child is not None and child.ending in _REUSABLE and _case_over(msg_r, pid))
+            status = 0
+            ours = False
+            if not keep:
+                if not reaped and pid > 0:
+                    done, early = _poll(pid)
+                    if done:
+                        reaped.append(early)
+                ours = not reaped  # still alive: it dies by our hand
+                if pid > 0:
+                    _kill_group(pid)
+                    status = reaped[0] if reaped else _reap(pid)
+                self.runner = None
+            strays = kill_strays(keep=pid if keep else None) if self.job.isolated else None
             drain.join(timeout=2)
             _close(msg_r)
             _close(out_r)
-        sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
-        code = None if sig is not None else (os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1)
+        sig = None if keep else (os.WTERMSIG(status) if os.WIFSIGNALED(status) else None)
+        code = None if keep or sig is not None else (
+            os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1)
         # After a protocol error, a SIGKILL of ours says nothing about the child: the error does.
         ending, message = _ending(killed, child, error, None if ours and error else sig)
         return CaseResult(
             case=case.name, ending=ending, message=message, child=child,
             timing=timing if ending is Ending.OK else None, signal=sig, exit_code=code,
             stdout=drain.data.decode("utf-8", "replace"), stdout_total_bytes=drain.total,
-            strays_killed=kill_strays() if self.job.isolated else None,
-            tensors=tensors if ending is Ending.OK else None,
+            strays_killed=strays, tensors=tensors if ending is Ending.OK else None,
         )
+
+    def _runner_for(self, case: CaseSpec, fds: tuple[int, int, int]) -> _Runner | None:
+        """The case child that takes this case (its pipes sent over the control socket): the
+        current one when it is alive and runs cases on this device, else a freshly forked one."""
+        index = next(i for i, c in enumerate(self.job.cases) if c is case)
+        for fresh in (False, True):
+            runner = self.runner
+            if fresh or runner is None or runner.device != case.device:
+                self.retire()
+                runner = self.runner = self._fork_runner(case.device)
+            try:
+                socket.send_fds(runner.ctl, [str(index).encode()], list(fds))
+                return runner
+            except OSError:  # it died between cases (a leak check, a stray signal): fork again
+                continue
+        return None
+
+    def _fork_runner(self, device: str) -> _Runner:
+        """Fork the process that runs this submission's cases, one after another."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        supervisor_pid = os.getpid()
+        pid = os.fork()
+        if pid == 0:  # the child: untrusted from the moment the submission is imported
+            try:
+                ours.detach()
+                ctl = theirs.detach()
+                quiet = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(quiet, 1)
+                os.dup2(quiet, 2)
+                # Nothing but stdio and the control socket survives into the child: the result
+                # fd and anything else the supervisor holds are gone before student code.
+                _close_all_but((0, 1, 2, ctl))
+                os.setpgid(0, 0)
+                _harden_child(supervisor_pid, self.job.isolated)
+                from sandbox.harness.child import serve_cases
+
+                serve_cases(self.job, self.root, ctl, device)
+            finally:
+                os._exit(4)
+        theirs.close()
+        return _Runner(pid=pid, ctl=ours, device=device)
+
+    def retire(self) -> None:
+        """Stop the case child, if any (its cases are over)."""
+        runner, self.runner = self.runner, None
+        if runner is None:
+            return
+        runner.ctl.close()
+        _kill_group(runner.pid)
+        _reap(runner.pid)
 
     def read_result(self, msg_r: int, wait: Callable[[int], None]) -> ChildResult | None:
         """The child's first message, which must be its result (None: it sent nothing)."""
@@ -312,16 +405,18 @@ def _harden_child(supervisor_pid: int, isolated: bool) -> None:
             os._exit(5)
 
 
-def kill_strays() -> int:
-    """SIGKILL every process of the sandbox except the supervisor and the namespace's init.
+def kill_strays(keep: int | None = None) -> int:
+    """SIGKILL every process of the sandbox except the supervisor, the namespace's init and the
+    case child that takes the next case (`keep`).
 
     Only valid inside the sandbox's own pid namespace (job.isolated): there, every other process is
     a leftover of the student's (double-forked, setsid'd, daemonised, ...)."""
     me, count = os.getpid(), 0
+    spared = {1, me} if keep is None else {1, me, keep}
     for _ in range(20):
         found = False
         for name in os.listdir("/proc"):
-            if not name.isdigit() or int(name) in (1, me):
+            if not name.isdigit() or int(name) in spared:
                 continue
             try:
                 with open(f"/proc/{name}/stat") as f:
@@ -346,6 +441,21 @@ def kill_strays() -> int:
                 break
         time.sleep(0.01)
     return count
+
+
+def _poll(pid: int) -> tuple[int, int]:
+    """waitpid without blocking; a child already reaped elsewhere counts as exited."""
+    try:
+        return os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return pid, 0
+
+
+def _reap(pid: int) -> int:
+    try:
+        return os.waitpid(pid, 0)[1]
+    except ChildProcessError:
+        return 0
 
 
 def _kill_group(pid: int) -> None:

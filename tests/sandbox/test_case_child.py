@@ -1,0 +1,87 @@
+"""One case child serves a run's consecutive cases (no fork per case, one CUDA context per
+submission), and yet each case starts fresh: the submission's modules are imported again,
+torch's global settings are back to the judge's, its prints are its own; a case that does not
+end cleanly retires the child and the next case gets a new one. The supervisor runs on its own
+here (no isolation: the "submission" is this test's code)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import safetensors.torch as st
+
+from sandbox.backends.base import HARNESS_ROOT, RunResult, RunSpec, harness_env, run_with_channel, write_job
+from sandbox.protocol import JOB_FILE, CaseSpec, Ending
+from tests.sandbox.jobs import empty_job
+
+DRIVER = b'''
+import os, torch
+
+def generate_inputs(case, seed):
+    return {"x": torch.ones(2)}
+
+def run(sub, inputs, case):
+    print("case", case.name)
+    if case.params.get("crash"):
+        os._exit(7)
+    if case.params.get("boom"):
+        raise RuntimeError("student bug")
+    dtype_seen = torch.get_default_dtype()
+    if case.params.get("float64"):
+        torch.set_default_dtype(torch.float64)
+    calls = sub.f(inputs["x"])
+    return {"pid": torch.tensor([os.getpid()]), "calls": calls,
+            "float32_default": torch.tensor([dtype_seen == torch.float32])}
+'''
+
+# Module state that would carry over if the module were not imported afresh for each case.
+SOLUTION = b"import torch\nCALLS = []\ndef f(x):\n    CALLS.append(1)\n    return torch.tensor([len(CALLS)])\n"
+
+
+def _case(name: str, **params: object) -> CaseSpec:
+    return CaseSpec(name=name, params=params, dtype="float32", device="cpu", visibility="public",
+                    seed=1, timed=False, mutable_inputs=[])
+
+
+def _run(tmp_path: Path, cases: list[CaseSpec]) -> RunResult:
+    job = empty_job(cases)
+    spec = RunSpec(job=job, driver=DRIVER, files={"solution.py": SOLUTION}, work_root=tmp_path,
+                   wall_time_s=120, memory_mb=1024, output_bytes=1 << 20)
+    job_dir = write_job(spec, job, tmp_path)
+    result = run_with_channel(
+        lambda fd: [sys.executable, "-m", "sandbox.harness.supervisor", str(job_dir / JOB_FILE), str(fd)],
+        spec, env=harness_env({"PYTHONPATH": str(HARNESS_ROOT)}))
+    assert result.started and result.protocol_error is None, result.stderr_tail
+    return result
+
+
+def _out(result: RunResult, name: str) -> dict[str, list[int]]:
+    outcome = result.outcome(name)
+    assert outcome.ending is Ending.OK and outcome.tensors is not None, outcome
+    return {k.removeprefix("out."): v.tolist() for k, v in st.load(outcome.tensors).items()
+            if k.startswith("out.")}
+
+
+def test_consecutive_cases_share_one_child_but_start_fresh(tmp_path: Path) -> None:
+    result = _run(tmp_path, [_case("a", float64=True), _case("b"), _case("c")])
+    a, b, c = (_out(result, n) for n in "abc")
+    assert a["pid"] == b["pid"] == c["pid"]  # one process for the run's cases
+    assert a["calls"] == b["calls"] == c["calls"] == [1]  # module state never carries over
+    assert b["float32_default"] == [True]  # case a's set_default_dtype was undone
+    for name in "abc":  # each case's prints are its own
+        assert result.outcome(name).stdout.strip() == f"case {name}"
+
+
+def test_a_case_that_dies_retires_the_child_and_the_next_case_gets_a_new_one(tmp_path: Path) -> None:
+    result = _run(tmp_path, [_case("a"), _case("dies", crash=True), _case("b"), _case("bug", boom=True),
+                             _case("c")])
+    died = result.outcome("dies")
+    assert died.ending is Ending.EXITED and died.exit_code == 7, died
+    a, b, c = _out(result, "a"), _out(result, "b"), _out(result, "c")
+    assert a["pid"] != b["pid"]  # the child that exited was replaced
+    assert b["calls"] == [1]
+    # A student's exception is the case's verdict; the child reported it and goes on.
+    assert result.outcome("bug").ending is Ending.ERROR
+    assert "student bug" in result.outcome("bug").message
+    assert c["pid"] == b["pid"]
