@@ -293,7 +293,7 @@ class _Baseline:
         torch.set_grad_enabled(True)
         if torch.get_num_threads() != self.threads:
             torch.set_num_threads(self.threads)
-        if device == "cuda" and torch.cuda.is_initialized():
+        if device == "cuda" and torch.cuda.is_initialized():  # type: ignore[no-untyped-call]
             torch.cuda.synchronize()
             torch.cuda.empty_cache()
             return bool(torch.cuda.memory_allocated() <= self.cuda_bytes)
@@ -314,7 +314,7 @@ def _forget_case(known: set[str], submission_dir: str, baseline: _Baseline) -> b
             del sys.modules[name]
     importlib.invalidate_caches()
     gc.collect()
-    device = "cuda" if torch.cuda.is_initialized() else "cpu"
+    device = "cuda" if torch.cuda.is_initialized() else "cpu"  # type: ignore[no-untyped-call]
     return baseline.restore(device)
 
 
