@@ -79,7 +79,10 @@ def test_worker_grades_accepted_and_wrong_answer(stack: tuple[Settings, TestClie
     settings.grader = "core.grading:grade"  # the real sandboxed pipeline
     worker = start_worker(settings, "w1", tmp_path / "w1.log")
     try:
-        good, bad = _submit(client, token, GOOD), _submit(client, token, BAD)
+        good = _submit(client, token, GOOD)
+        # Claimed before the next try, which would otherwise supersede it while still queued.
+        wait_for(lambda: _get(client, token, good)["status"] != "queued", 600, "the first to be claimed")
+        bad = _submit(client, token, BAD)
         wait_for(
             lambda: all(_get(client, token, s)["status"] == "done" for s in (good, bad)),
             600,
