@@ -283,6 +283,9 @@ def harness_env(extra: dict[str, str] | None = None) -> dict[str, str]:
         "PYTHONHASHSEED": "0",
         "OMP_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
+        # CUDA kernels load when first used, not all at context creation (seconds, and GPU
+        # memory, for a case that calls a handful of them). Ignored by CPU builds.
+        "CUDA_MODULE_LOADING": "LAZY",
     }
     env.update(extra or {})
     return env
