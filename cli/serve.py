@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from core.settings import REPO_ROOT, Settings, get_settings
+
+if TYPE_CHECKING:
+    from core.services.reconciler import LifeCycleThread
 
 
 def prepare(settings: Settings) -> None:
@@ -128,6 +132,18 @@ def requeue_unfinished(settings: Settings) -> int:
     return len(jobs)
 
 
+def start_sweeper(settings: Settings) -> LifeCycleThread:
+    """The sweeper in this process too (it runs where it holds the lease: here or a worker)."""
+    from api.dispatch import CeleryDispatcher
+    from core.logs import configure
+    from core.services.reconciler import LifeCycleThread
+
+    configure(settings, logging.WARNING)
+    thread = LifeCycleThread(settings, CeleryDispatcher(settings).enqueue)
+    thread.start()
+    return thread
+
+
 def serve_command(
     host: Annotated[str | None, typer.Option(help="address to listen on")] = None,
     port: Annotated[int | None, typer.Option(help="port to listen on", min=1, max=65535)] = None,
@@ -148,9 +164,11 @@ def serve_command(
     supervisor = WorkerSupervisor(settings) if worker else None
     if supervisor:
         supervisor.start()
+    reconciler = start_sweeper(settings)
     typer.echo(f"TensorJudge on http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
     try:
         uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
     finally:
+        reconciler.stop()
         if supervisor:
             supervisor.stop()

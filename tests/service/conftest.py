@@ -82,7 +82,7 @@ def clean_postgres(postgres_url: str) -> str:
         conn.execute(
             text(
                 "TRUNCATE case_results, submission_files, submissions, problem_versions, "
-                "problems, api_tokens, users RESTART IDENTITY CASCADE"
+                "problems, api_tokens, users, worker_heartbeats, leases RESTART IDENTITY CASCADE"
             )
         )
     return postgres_url
