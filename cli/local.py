@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from cli.exits import for_verdict
 from core import jsonsafe
 from core.errors import InfrastructureError, ProblemError, TensorJudgeError
 from core.grading import grade, validate
@@ -50,7 +51,7 @@ def grade_command(
                   "repository or its src/), or a zip/tar of one."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
-    """Grade a submission locally in the sandbox, with no server."""
+    """Grade a submission locally in the sandbox, with no server (exit 0 only if accepted)."""
     # One grade, then the process exits: a sandbox started ahead would never be used.
     settings = get_settings().model_copy(update={"sandbox_warm": 0})
     try:
@@ -64,6 +65,8 @@ def grade_command(
         _fail(f"system_error: {exc}", 3)
         return
     print_report(report, as_json)
+    # 0 accepted, 1 graded but not accepted, 3 system_error (codes in cli.exits).
+    raise typer.Exit(for_verdict(report.verdict.value))
 
 
 @problem_app.command("validate")

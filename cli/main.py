@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import typer
 
+from cli.account import login_command, logout_command, whoami_command
 from cli.admin import admin_app
 from cli.courses import course_app
 from cli.local import grade_command, problem_app
-from cli.remote import leaderboard_command, submit_command
+from cli.remote import leaderboard_command, run_command, submit_command
 from cli.serve import serve_command
 
 app = typer.Typer(help="TensorJudge: an online judge for PyTorch and LLM exercises.", no_args_is_help=True)
@@ -17,6 +18,10 @@ app.command("serve")(serve_command)
 app.add_typer(admin_app, name="admin")
 app.add_typer(course_app, name="course")
 app.command("submit")(submit_command)
+app.command("run")(run_command)
+app.command("login")(login_command)
+app.command("whoami")(whoami_command)
+app.command("logout")(logout_command)
 app.command("leaderboard")(leaderboard_command)
 
 

@@ -73,6 +73,14 @@ class Settings(BaseSettings):
     max_upload_files: int = 256
     stdout_shown_kb: int = 8
 
+    # Trial runs (public cases only, not counted): at most this many per user in the window.
+    trial_runs_per_window: int = Field(default=10, ge=1)
+    trial_window_s: int = Field(default=600, ge=1)
+
+    # Where `tensorjudge login` keeps the server and token: $XDG_CONFIG_HOME/tensorjudge,
+    # else ~/.config/tensorjudge (the XDG base-directory convention).
+    xdg_config_home: str = Field(default="", validation_alias="XDG_CONFIG_HOME")
+
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
 
@@ -86,6 +94,12 @@ class Settings(BaseSettings):
     def effective_database_url(self) -> str:
         """The configured database URL, or a SQLite file in the data directory."""
         return self.database_url or f"sqlite:///{self.data_dir / 'tensorjudge.db'}"
+
+    @property
+    def cli_config_file(self) -> Path:
+        """The CLI's credentials file (server and token), written by `tensorjudge login`."""
+        base = Path(self.xdg_config_home) if self.xdg_config_home else Path.home() / ".config"
+        return base / "tensorjudge" / "credentials.json"
 
     @property
     def gpu_indices(self) -> list[int]:

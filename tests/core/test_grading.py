@@ -145,8 +145,9 @@ def test_cli_grade_json_contract(grading_settings: Settings) -> None:
     out = subprocess.run(
         [sys.executable, "-m", "cli.main", "grade", str(FIXTURES / "problems" / "vec-scale"),
          str(SOL / "wrong_answer" / "plus.py"), "--json"],
-        capture_output=True, text=True, env=env, timeout=600, check=True,
+        capture_output=True, text=True, env=env, timeout=600, check=False,
     )
+    assert out.returncode == 1, out.stderr  # graded, not accepted
     data = json.loads(out.stdout)
     assert data["verdict"] == "wrong_answer" and data["score"] == 0 and data["max_score"] == 3
     for case in data["cases"]:
