@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import CurrentUser, IdPath, SessionDep
-from api.schemas import TokenCreate, TokenInfo, TokenPublic, UserPublic
+from api.deps import CallerDep, CurrentUser, IdPath, SessionDep
+from api.schemas import Message, TokenCreate, TokenInfo, TokenPublic, UserPublic
 from core.services import users as user_service
+from core.services import web_queries
 
 router = APIRouter(prefix="/auth/tokens", tags=["auth"])
 
@@ -23,6 +24,15 @@ def create_token(body: TokenCreate, session: SessionDep, user: CurrentUser) -> T
     token = user_service.issue_token(session, user, body.label or "api")
     session.commit()
     return TokenPublic(token=token, user=UserPublic.model_validate(user))
+
+
+@router.delete("/current", response_model=Message)
+def revoke_current(session: SessionDep, user: CurrentUser, caller: CallerDep) -> Message:
+    """Revoke the token this request carries (what `tensorjudge logout` does)."""
+    if caller.token:
+        web_queries.revoke_token(session, caller.token)
+        session.commit()
+    return Message(detail="token revoked")
 
 
 @router.delete("/{token_id}", response_model=TokenInfo)
