@@ -16,7 +16,7 @@ from api.pages.common import SignedIn, check_csrf, page, redirect
 from core.clock import now
 from core.db.course_models import CourseRole, LatePolicy, LeaderboardPolicy, ResultsPolicy
 from core.errors import TensorJudgeError
-from core.services import course_templates, courses, gradebook, roster
+from core.services import course_access, course_templates, courses, gradebook, roster
 from core.services.courses import AssignmentFields, course_role, ensure_course_staff
 
 router = APIRouter()
@@ -242,3 +242,28 @@ def gradebook_download(slug: str, name: str, session: SessionDep, user: SignedIn
     return PlainTextResponse(gradebook.to_csv(a, gradebook.gradebook(session, a, user)),
                              media_type="text/csv; charset=utf-8",
                              headers={"Content-Disposition": f'attachment; filename="{slug}-{name}-grades.csv"'})
+
+
+class _WithheldSubmission:
+    """A submission as a page shows it while its hidden results are withheld: the overall
+    verdict blank, public points only; everything else read from the real row."""
+
+    def __init__(self, submission: Any, view: dict[str, Any]) -> None:
+        self._submission, self._view = submission, view
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("verdict", "score", "max_score", "speed_ratio", "message"):
+            return self._view[name]
+        return getattr(self._submission, name)
+
+
+def results_policy_context(session: Any, viewer: Any, context: dict[str, Any]) -> dict[str, Any]:
+    """A submission page's context with hidden cases, the overall verdict and the full score
+    left out until the due time where the problem's assignment says so."""
+    sub = context["sub"]
+    until = course_access.results_withheld_until(session, viewer, sub)
+    if until is None:
+        return context
+    view = course_access.withhold({"status": sub.status.value, "cases": context["cases"], "max_score": sub.max_score,
+                                   "verdict": sub.verdict, "score": sub.score}, until)
+    return {**context, "sub": _WithheldSubmission(sub, view), "cases": view["cases"]}

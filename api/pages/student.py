@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 from api.deps import TOKEN_COOKIE, DispatcherDep, SessionDep, SettingsDep, login_args
 from api.pages.common import PageUser, SignedIn, check_csrf, page, redirect
+from api.pages.courses import results_policy_context
 from api.routes.submissions import enqueue_all
 from core.db.models import FINAL_STATUSES, Submission
 from core.errors import SubmissionError
@@ -227,7 +228,8 @@ def submission_page(
     """A submission: its queue position while queued, live progress while it runs, then
     per-case verdicts and feedback (and a notice when a rejudge changed it)."""
     submission = submission_service.get(session, submission_id, user)
-    return page(request, "submission.html", **_submission_context(submission, session, settings))
+    return page(request, "submission.html", **results_policy_context(session, user, _submission_context(
+        submission, session, settings)))
 
 
 @router.get("/submissions/{submission_id}/live", response_class=HTMLResponse)
@@ -236,7 +238,8 @@ def submission_live(
 ) -> HTMLResponse:
     """The live part of the submission page (polled, or fetched on each server-sent event)."""
     submission = submission_service.get(session, submission_id, user)
-    return page(request, "_submission_live.html", **_submission_context(submission, session, settings))
+    return page(request, "_submission_live.html", **results_policy_context(session, user, _submission_context(
+        submission, session, settings)))
 
 
 @router.get("/submissions/{submission_id}/source/{path:path}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -288,6 +289,12 @@ def test_results_withheld_until_due_and_leaderboard_policies(env: Env) -> None:
     assert view["score"] == 0 and view["max_score"] == 1 and "after the due time" in view["message"]
     listed = env.client.get("/api/v1/submissions", headers=auth(s001)).json()
     assert [c["name"] for c in listed[0]["cases"]] == ["small"]
+    page = env.client.get(f"/submissions/{sid}", headers=auth(s001)).text  # the web page alike
+    assert 'data-case="small"' in page and 'data-case="hidden"' not in page and "after the due time" in page
+    assert re.search(r'id="overall-verdict">([^<]*)<', page).group(1) == ""  # type: ignore[union-attr]
+    assert 'data-case="hidden"' in env.client.get(f"/submissions/{sid}", headers=auth(env.ines)).text
+    board_page = env.client.get("/problems/tiny-add/leaderboard", headers=auth(s001)).text
+    assert '<tr class="me">' in board_page and "s002" not in board_page
     staff_view = env.client.get(f"/api/v1/submissions/{sid}", headers=auth(env.ines)).json()
     assert [c["name"] for c in staff_view["cases"]] == ["small", "hidden"] and staff_view["verdict"] == "wrong_answer"
 
