@@ -73,3 +73,22 @@ def test_identical_outputs_take_the_short_way_and_nans_the_long_one() -> None:
     z = y.clone()
     z[0, 0] += 1.0
     assert not compare_tensor("out", z, y, 1e-5, 1e-5).ok
+
+
+def test_finite_and_special_paths_agree_on_finite_values() -> None:
+    # The all-finite fast path and the NaN/Inf-aware path judge finite elements alike: the
+    # same tensors with one matching Inf appended (which forces the second path) give the same
+    # worst ratio, errors and mismatch count, for atol > 0 and for atol = 0 with zeros expected.
+    torch.manual_seed(0)
+    exp = torch.randn(300)
+    exp[:7] = 0.0
+    got = exp + 1e-4 * torch.randn(300)
+    for atol, rtol in ((1e-4, 1e-4), (0.0, 1e-3)):
+        fast = compare_tensor("y", got, exp, atol, rtol)
+        inf = torch.tensor([float("inf")])
+        slow = compare_tensor("y", torch.cat([got, inf]), torch.cat([exp, inf]), atol, rtol)
+        assert fast.ok == slow.ok
+        assert fast.error_ratio == slow.error_ratio
+        for key in ("max_abs_error", "max_rel_error", "mismatches"):
+            assert fast.details.get(key) == slow.details.get(key), key
+    assert compare_tensor("y", got, exp, 0.0, 1e-3).error_ratio == float("inf")  # zeros, atol 0
