@@ -306,7 +306,11 @@ def _grade_claimed(
         return Outcome.FAILED
 
     def progress(done: int, total: int) -> None:
-        with_session(url, lambda s: report_progress(s, owner, done, total), attempts=2, what="progress")
+        # Progress is a courtesy: a database blip here never changes or stops a grade.
+        try:
+            with_session(url, lambda s: report_progress(s, owner, done, total), attempts=2, what="progress")
+        except Exception as exc:  # noqa: BLE001
+            log.warning("submission %s: progress not recorded: %s", sid, exc.__class__.__name__)
 
     try:
         report = (grader or load_grader(settings.grader))(problem, files, settings=settings, progress=progress)
