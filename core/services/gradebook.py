@@ -183,9 +183,9 @@ def _rows(session: Session, assignment: Assignment, members: list[CourseMembersh
         chain = sorted([*earlier, assignment], key=lambda a: (a.due_at, a.id))
     problem_ids = sorted({ap.problem_id for a in chain for ap in a.problems})
     subs = _finished(session, user_ids, problem_ids)
-    ext_rows = session.scalars(
+    ext_rows: list[Extension] = list(session.scalars(
         select(Extension).where(Extension.assignment_id.in_([a.id for a in chain]), Extension.user_id.in_(user_ids))
-    ) if user_ids else []
+    )) if user_ids else []
     exts = {(e.assignment_id, e.user_id): e for e in ext_rows}
     rows = []
     for m in members:
