@@ -345,8 +345,11 @@ def watch(started: Started, spec: RunSpec) -> RunResult:
     stopped: Ending | None = None
     deadline = start + spec.wall_time_s
     while True:
+        # The channel closes when the supervisor is done, a moment before the process exits:
+        # waiting on it first ends the run then, not at the next 50 ms poll of the process.
+        reader.join(timeout=0.05)
         try:
-            proc.wait(timeout=0.05)
+            proc.wait(timeout=0.05 if not reader.is_alive() else 0)
             break
         except subprocess.TimeoutExpired:
             pass
