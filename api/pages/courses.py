@@ -17,6 +17,7 @@ from core.clock import now
 from core.db.course_models import CourseRole, LatePolicy, LeaderboardPolicy, ResultsPolicy
 from core.errors import TensorJudgeError
 from core.services import course_access, course_templates, courses, gradebook, roster
+from core.services import submissions as submission_service
 from core.services.courses import AssignmentFields, course_role, ensure_course_staff
 
 router = APIRouter()
@@ -254,6 +255,8 @@ class _WithheldSubmission:
     def __getattr__(self, name: str) -> Any:
         if name in ("verdict", "score", "max_score", "speed_ratio", "message"):
             return self._view[name]
+        if name in ("rejudged_at", "was_verdict", "was_score"):
+            return None  # what it was before a rejudge would tell the hidden verdict too
         return getattr(self._submission, name)
 
 
@@ -267,3 +270,18 @@ def results_policy_context(session: Any, viewer: Any, context: dict[str, Any]) -
     view = course_access.withhold({"status": sub.status.value, "cases": context["cases"], "max_score": sub.max_score,
                                    "verdict": sub.verdict, "score": sub.score}, until)
     return {**context, "sub": _WithheldSubmission(sub, view), "cases": view["cases"]}
+
+
+def results_policy_rows(session: Any, viewer: Any, subs: list[Any]) -> list[Any]:
+    """A submissions table's rows, each withheld as on its own page where the policy says so."""
+    out = []
+    for sub in subs:
+        until = course_access.results_withheld_until(session, viewer, sub)
+        if until is None:
+            out.append(sub)
+            continue
+        cases = [submission_service.case_view(c) for c in sub.cases]
+        view = course_access.withhold({"status": sub.status.value, "cases": cases, "max_score": sub.max_score,
+                                       "verdict": sub.verdict, "score": sub.score}, until)
+        out.append(_WithheldSubmission(sub, view))
+    return out

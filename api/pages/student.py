@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 from api.deps import TOKEN_COOKIE, DispatcherDep, SessionDep, SettingsDep, login_args
 from api.pages.common import PageUser, SignedIn, check_csrf, page, redirect
-from api.pages.courses import results_policy_context
+from api.pages.courses import results_policy_context, results_policy_rows
 from api.routes.submissions import enqueue_all
 from core.db.models import FINAL_STATUSES, Submission
 from core.errors import SubmissionError
@@ -214,7 +214,7 @@ def history(
     return page(
         request,
         "history.html",
-        subs=subs,
+        subs=results_policy_rows(session, user, subs),
         problem=problem,
         page_no=page_no,
         has_more=total > page_no * web_queries.PAGE_SIZE,

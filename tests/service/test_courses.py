@@ -293,6 +293,8 @@ def test_results_withheld_until_due_and_leaderboard_policies(env: Env) -> None:
     assert 'data-case="small"' in page and 'data-case="hidden"' not in page and "after the due time" in page
     assert re.search(r'id="overall-verdict">([^<]*)<', page).group(1) == ""  # type: ignore[union-attr]
     assert 'data-case="hidden"' in env.client.get(f"/submissions/{sid}", headers=auth(env.ines)).text
+    history = env.client.get("/submissions", headers=auth(s001)).text
+    assert f'/submissions/{sid}' in history and "Wrong answer" not in history
     board_page = env.client.get("/problems/tiny-add/leaderboard", headers=auth(s001)).text
     assert '<tr class="me">' in board_page and "s002" not in board_page
     staff_view = env.client.get(f"/api/v1/submissions/{sid}", headers=auth(env.ines)).json()
