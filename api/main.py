@@ -24,6 +24,7 @@ from api.errors import (
 )
 from api.routes import admin_problems, auth, health, leaderboard, problems, submissions, tokens, users
 from api.routes import courses as course_routes
+from api.routes import metrics as metrics_routes
 from core.errors import TensorJudgeError
 from core.services.users import LoginThrottle
 from core.settings import Settings, get_settings
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
     for module in (health, auth, tokens, problems, submissions, leaderboard, admin_problems, users):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(course_routes.router, prefix=API_PREFIX)
+    app.include_router(metrics_routes.router)  # /metrics, where Prometheus looks by default
     install_docs(app, f"{API_PREFIX}/openapi.json")
     _mount_pages(app)
     return app

@@ -1,4 +1,4 @@
-"""Admin pages: users and roles."""
+"""Admin pages: users and roles; the grading system (sandbox, workers, queues)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from api.deps import SessionDep
+from api.deps import SessionDep, SettingsDep
 from api.pages.common import Admin, check_csrf, page, redirect
 from core.db.models import Role
+from core.services import system_status
 from core.services import users as user_service
 from core.services.errors import ConflictError
 
@@ -73,4 +74,17 @@ def update_user(
     session.commit()
     return redirect(
         "/admin/users", f"Saved {user.name}: {user.role.value}, {'active' if active else 'inactive'}."
+    )
+
+
+@router.get("/admin/system", response_class=HTMLResponse)
+def system_page(request: Request, session: SessionDep, settings: SettingsDep, admin: Admin) -> HTMLResponse:
+    """The grading side: sandbox backend and uid, live workers, queue depth."""
+    live = system_status.workers(session, settings)
+    return page(
+        request,
+        "admin/system.html",
+        sandbox=system_status.sandbox(session, settings, live),
+        workers=live,
+        depth=system_status.queue_depth(session),
     )
