@@ -17,17 +17,20 @@ from core.services.errors import ServiceUnavailableError
 from core.services.problems import PACKAGE_LIMITS
 
 
-async def upload(session: Session, user: User, dispatcher: Dispatcher, package: UploadFile) -> ProblemVersion:
-    """Stage an uploaded archive as a version and have a worker validate it."""
+async def upload(session: Session, user: User, dispatcher: Dispatcher, package: UploadFile,
+                 expected_slug: str | None = None) -> packages.Staged:
+    """Stage an uploaded archive as a version and have a worker validate it (with
+    `expected_slug`, only as a new version of that problem)."""
     name = package.filename or "package.zip"
     data = await package.read(PACKAGE_LIMITS.max_bytes + 1)
     packages.check_package_size(name, data)
-    return await _stage(session, dispatcher, lambda: packages.stage_upload(session, name, data, user))
+    return await _stage(session, dispatcher,
+                        lambda: packages.stage_upload(session, name, data, user, expected_slug))
 
 
 async def edit(
     session: Session, user: User, dispatcher: Dispatcher, base: ProblemVersion, edits: dict[str, str]
-) -> ProblemVersion:
+) -> packages.Staged:
     """Stage `base` with some editable files replaced as a new version and validate it."""
     return await _stage(session, dispatcher, lambda: packages.stage_edit(session, base, edits, user))
 
@@ -39,7 +42,7 @@ def validate_again(session: Session, dispatcher: Dispatcher, version: ProblemVer
     _send(session, dispatcher, version)
 
 
-async def _stage(session: Session, dispatcher: Dispatcher, stage: Callable[[], packages.Staged]) -> ProblemVersion:
+async def _stage(session: Session, dispatcher: Dispatcher, stage: Callable[[], packages.Staged]) -> packages.Staged:
     def run() -> packages.Staged:
         staged = stage()
         session.commit()
@@ -49,7 +52,7 @@ async def _stage(session: Session, dispatcher: Dispatcher, stage: Callable[[], p
     staged = await anyio.to_thread.run_sync(run)
     if staged.validate:  # publishing, off the event loop too (a slow broker holds this request only)
         await anyio.to_thread.run_sync(lambda: _send(session, dispatcher, staged.version))
-    return staged.version
+    return staged
 
 
 def _send(session: Session, dispatcher: Dispatcher, version: ProblemVersion) -> None:

@@ -116,6 +116,8 @@ class UploadResult(BaseModel):
     version: VersionPublic
     validation: dict[str, Any]
     publish_url: str
+    unchanged: bool = False  # an identical package was already stored: nothing new
+    message: str = ""
 
 
 class PublishRequest(BaseModel):

@@ -16,6 +16,7 @@ import typer
 from core.settings import REPO_ROOT, Settings, get_settings
 
 if TYPE_CHECKING:
+    from core.services.bootstrap import DemoAccount
     from core.services.reconciler import LifeCycleThread
 
 
@@ -31,9 +32,16 @@ def prepare(settings: Settings) -> None:
         slugs = bootstrap.publish_bundled(session, settings.problems_dir)
         accounts = bootstrap.demo_accounts(session, settings)
     typer.echo(f"Problems: {', '.join(slugs) or '(none)'}")
-    typer.echo("Demo accounts (name / password / API token):")
-    for acc in accounts:
-        typer.echo(f"  {acc.role:<10} {acc.name:<10} {acc.password:<14} {acc.token}")
+    typer.echo("Demo accounts:")
+    typer.echo(demo_table(accounts))
+
+
+def demo_table(accounts: list[DemoAccount]) -> str:
+    """The demo accounts as a table whose header names each of its four columns."""
+    rows = [("role", "name", "password", "API token")] + [(a.role, a.name, a.password, a.token) for a in accounts]
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    return "\n".join("  " + "  ".join(cell.ljust(w) for cell, w in zip(r[:3], widths, strict=True)) + "  " + r[3]
+                     for r in rows)
 
 
 def worker_command(settings: Settings) -> list[str]:

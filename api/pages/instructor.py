@@ -13,6 +13,7 @@ from api.deps import DispatcherDep, SessionDep, SettingsDep
 from api.pages.common import SignedIn, Staff, check_csrf, page, redirect
 from api.routes.submissions import enqueue_all
 from core.db.models import ProblemVersion, Submission, SubmissionStatus
+from core.errors import ProblemError
 from core.services import leaderboard, packages, web_queries
 from core.services import problems as problem_service
 from core.services import submissions as submission_service
@@ -21,9 +22,7 @@ from core.verdicts import Verdict
 router = APIRouter()
 
 
-@router.get("/instructor", response_class=HTMLResponse)
-def dashboard(request: Request, session: SessionDep, user: Staff) -> HTMLResponse:
-    """Every problem (drafts included) with its versions, and the upload form."""
+def _dashboard(request: Request, session: SessionDep, user: Staff, errors: list[str] | None = None) -> HTMLResponse:
     problems = problem_service.list_problems(session, user)
     rows = [
         {
@@ -33,10 +32,23 @@ def dashboard(request: Request, session: SessionDep, user: Staff) -> HTMLRespons
         }
         for p in problems
     ]
-    return page(request, "instructor/dashboard.html", rows=rows)
+    return page(request, "instructor/dashboard.html", status_code=422 if errors else 200, rows=rows,
+                upload_errors=errors or [])
 
 
-@router.post("/instructor/problems")
+@router.get("/instructor", response_class=HTMLResponse)
+def dashboard(request: Request, session: SessionDep, user: Staff) -> HTMLResponse:
+    """Every problem (drafts included) with its versions, and the upload form."""
+    return _dashboard(request, session, user)
+
+
+def _staged_notice(staged: packages.Staged, stored: str) -> str:
+    if staged.unchanged:
+        return f"Package unchanged: identical to version #{staged.version.id}, nothing stored."
+    return stored
+
+
+@router.post("/instructor/problems", response_model=None)
 async def upload(
     request: Request,
     session: SessionDep,
@@ -44,11 +56,23 @@ async def upload(
     dispatcher: DispatcherDep,
     package: Annotated[UploadFile, File()],
     csrf: Annotated[str, Form()] = "",
+    slug: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
-    """Stage an uploaded package as a new version; a worker validates it."""
+    """Stage an uploaded package as a new version; a worker validates it. A refused package
+    is shown on the form it came from, one problem per line."""
     check_csrf(request, csrf)
-    version = await package_flow.upload(session, user, dispatcher, package)
-    return redirect(f"/instructor/problems/{version.problem.slug}?version={version.id}", "Package uploaded.")
+    try:
+        staged = await package_flow.upload(session, user, dispatcher, package, slug or None)
+    except ProblemError as exc:
+        session.rollback()
+        errors = str(exc).splitlines()
+        if slug:
+            context = _manage_context(request, session, slug, None, user)
+            return page(request, "instructor/problem.html", status_code=422, upload_errors=errors, **context)
+        return _dashboard(request, session, user, errors)
+    version = staged.version
+    notice = _staged_notice(staged, f"Package uploaded as version #{version.id}; a worker validates it.")
+    return redirect(f"/instructor/problems/{version.problem.slug}?version={version.id}", notice)
 
 
 def _version(session: SessionDep, slug: str, version_id: int | None, user: SignedIn) -> ProblemVersion:
@@ -180,10 +204,17 @@ async def save_edit(
     base_id = int(str(form.get("version_id", "0")) or 0)
     edits = {name: str(form[name]) for name in packages.EDITABLE if name in form}
     base = _version(session, slug, base_id or None, user)
-    version = await package_flow.edit(session, user, dispatcher, base, edits)
-    return redirect(
-        f"/instructor/problems/{version.problem.slug}?version={version.id}", "Saved as a new version."
-    )
+    try:
+        staged = await package_flow.edit(session, user, dispatcher, base, edits)
+    except ProblemError as exc:
+        session.rollback()
+        base = _version(session, slug, base_id or None, user)
+        texts = {**packages.editable_texts(base), **edits}
+        return page(request, "instructor/edit.html", status_code=422, problem=base.problem, selected=base,
+                    texts=texts, errors=str(exc).splitlines())
+    version = staged.version
+    return redirect(f"/instructor/problems/{version.problem.slug}?version={version.id}",
+                    _staged_notice(staged, "Saved as a new version."))
 
 
 @router.get("/instructor/submissions", response_class=HTMLResponse)

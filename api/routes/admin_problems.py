@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, UploadFile
+from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import PlainTextResponse
 
 from api import packages as package_flow
@@ -37,17 +37,26 @@ async def upload_package(
     session: SessionDep,
     user: StaffUser,
     dispatcher: DispatcherDep,
+    slug: Annotated[str | None, Form(description="refuse the package unless its slug is this one",
+                                     max_length=64)] = None,
 ) -> UploadResult:
     """Upload a package: it is stored as a new (unpublished) version and a worker validates
     it by running every known solution. Poll GET /admin/problems/{slug}/versions for the
-    report (state pending -> done | error), then POST /admin/problems/{slug}/publish."""
-    version = await package_flow.upload(session, user, dispatcher, package)
+    report (state pending -> done | error), then POST /admin/problems/{slug}/publish.
+
+    A package whose folder is not named after its slug is refused (422); an identical
+    re-upload stores nothing and answers `unchanged: true` with the version already stored."""
+    staged = await package_flow.upload(session, user, dispatcher, package, slug or None)
+    version = staged.version
     problem = version.problem
     return UploadResult(
         problem=problem.slug,
         version=version_public(problem, version),
         validation=version.validation or {},
         publish_url=f"/api/v1/admin/problems/{problem.slug}/publish",
+        unchanged=staged.unchanged,
+        message=(f"unchanged: identical to version {version.id}, nothing stored" if staged.unchanged
+                 else f"stored as version {version.id}; a worker validates it"),
     )
 
 

@@ -27,18 +27,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.db.base import utcnow
-from core.db.models import ProblemVersion, User
+from core.db.models import Problem, ProblemVersion, User
 from core.errors import ProblemError, SubmissionError
 from core.jsonsafe import json_safe
 from core.services import problems as problem_service
 from core.services.broker import queue_for
 from core.services.errors import NotFoundError
 from core.services.problems import PACKAGE_LIMITS, ValidationState, validation_state
-from core.services.uploads import read_archive, write_tree
-from core.settings import Settings
+from core.services.uploads import is_archive, read_archive, strip_server_paths, write_tree
+from core.settings import REPO_ROOT, Settings
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +50,12 @@ MAX_EDIT_BYTES = 512 * 1024
 
 @dataclass(frozen=True)
 class Staged:
-    """A staged version, and whether a validation task must be sent for it after commit."""
+    """A staged version, whether a validation task must be sent for it after commit, and
+    whether it was already stored (an identical re-upload stores nothing)."""
 
     version: ProblemVersion
     validate: bool
+    unchanged: bool = False
 
 
 def check_package_size(filename: str, data: bytes) -> None:
@@ -61,37 +64,60 @@ def check_package_size(filename: str, data: bytes) -> None:
         raise ProblemError(f"{filename}: package too large: at most {PACKAGE_LIMITS.max_bytes} bytes")
 
 
-def stage_files(session: Session, files: dict[str, bytes], user: User) -> Staged:
+def _check_slug(slug: str, folder: str | None, expected_slug: str | None) -> None:
+    if folder is not None and folder != slug:
+        raise ProblemError(f"the package folder is named {folder!r} but problem.toml says slug = {slug!r}: "
+                           "rename one of them so that they match")
+    if expected_slug is not None and slug != expected_slug:
+        raise ProblemError(f"problem.toml says slug = {slug!r}, but this is problem {expected_slug!r}: "
+                           f"a new version must keep slug = {expected_slug!r} (upload a package with "
+                           "another slug from the instructor page to make a new problem)")
+
+
+def stage_files(session: Session, files: dict[str, bytes], user: User, expected_slug: str | None = None) -> Staged:
     """Load a package given as {path: bytes}, record it as a version and request its
-    validation unless it already has one (not committed; same content, same version)."""
+    validation unless it already has one (not committed; same content, same version).
+
+    The package's folder (when the archive has one) must be named after its slug, and with
+    `expected_slug` (a new version of that problem) the slug must be that one. Messages name
+    the package's own files, never the server's staging folder.
+    """
     from core.problem import load_problem
 
     with tempfile.TemporaryDirectory(prefix="tj-package-") as tmpdir:
-        write_tree(files, Path(tmpdir) / "pkg")
-        root = problem_service.package_root(Path(tmpdir) / "pkg")
-        # load_problem insists that the folder is named after the slug.
-        final = Path(tmpdir) / "named" / problem_service.load_problem_lenient(root)
-        shutil.copytree(root, final)
         try:
+            write_tree(files, Path(tmpdir) / "pkg")
+            root = problem_service.package_root(Path(tmpdir) / "pkg")
+            slug = problem_service.load_problem_lenient(root)
+            _check_slug(slug, None if root == Path(tmpdir) / "pkg" else root.name, expected_slug)
+            # load_problem insists that the folder is named after the slug.
+            final = Path(tmpdir) / "named" / slug
+            shutil.copytree(root, final)
             loaded = load_problem(final)
         except ProblemError as exc:
-            # Name the package's own files, never the server's staging folder.
-            raise ProblemError(str(exc).replace(f"{final}/", "").replace(str(final), final.name)) from None
-        version = problem_service.stage(session, loaded, problem_service.pack_directory(final), user)
+            raise ProblemError(strip_server_paths(str(exc), tmpdir)) from None
+        existing = session.scalar(
+            select(ProblemVersion).join(Problem, Problem.id == ProblemVersion.problem_id)
+            .where(Problem.slug == loaded.slug, ProblemVersion.content_hash == loaded.content_hash))
+        version = existing or problem_service.stage(session, loaded, problem_service.pack_directory(final), user)
     validate = needs_validation(version)
     if validate:
         request_validation(version)
-    return Staged(version, validate)
+    return Staged(version, validate, unchanged=existing is not None)
 
 
-def stage_upload(session: Session, filename: str, data: bytes, user: User) -> Staged:
+def stage_upload(session: Session, filename: str, data: bytes, user: User,
+                 expected_slug: str | None = None) -> Staged:
     """Stage an uploaded .zip/.tar(.gz) package (not committed)."""
     check_package_size(filename, data)
+    if not is_archive(filename, data):
+        raise ProblemError(f"{filename} is not a .zip or .tar.gz archive: pack the problem folder "
+                           "(problem.toml, driver.py, ...) into one and upload that.")
     try:
         files = read_archive(filename, data, PACKAGE_LIMITS)
     except SubmissionError as exc:
         raise ProblemError(f"{filename}: {exc}") from None
-    return stage_files(session, files, user)
+    return stage_files(session, files, user, expected_slug)
 
 
 def package_files(version: ProblemVersion) -> dict[str, bytes]:
@@ -116,7 +142,18 @@ def stage_edit(session: Session, version: ProblemVersion, edits: dict[str, str],
             raise ProblemError(f"{name}: too large to edit here (at most {MAX_EDIT_BYTES} bytes)")
         if data.strip() or name in files:
             files[name] = data
-    return stage_files(session, files, user)
+    return stage_files(session, files, user, expected_slug=version.problem.slug)
+
+
+def _without_server_paths(value: Any, settings: Settings) -> Any:
+    """A report with every string cleared of the server's folders (data dir, problems dir)."""
+    if isinstance(value, str):
+        return strip_server_paths(value, settings.data_dir, settings.problems_dir, REPO_ROOT)
+    if isinstance(value, list):
+        return [_without_server_paths(v, settings) for v in value]
+    if isinstance(value, dict):
+        return {k: _without_server_paths(v, settings) for k, v in value.items()}
+    return value
 
 
 def needs_validation(version: ProblemVersion) -> bool:
@@ -164,6 +201,7 @@ def run_validation(session: Session, settings: Settings, version_id: int) -> dic
     except Exception as exc:  # whatever stops it (sandbox down, a time limit) is the report
         log.exception("validation of version %s could not run", version_id)
         report = {"state": ValidationState.ERROR.value, "ok": False, "errors": [f"validation could not run: {exc}"]}
+    report = _without_server_paths(report, settings)
     report.update(started_at=started, finished_at=utcnow().isoformat())
     version.validation = json_safe(report)
     session.commit()

@@ -7,6 +7,7 @@ import os
 import re
 import stat
 import tarfile
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -101,7 +102,8 @@ def _read_zip(data: bytes, limits: UploadLimits) -> dict[str, bytes]:
                     raise SubmissionError(f"{info.filename}: too large")
                 _add(out, path, content, limits)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError) as exc:
-        raise SubmissionError(f"not a readable zip archive: {exc}") from None
+        reason = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+        raise SubmissionError(f"not a readable zip archive: {reason}") from None
     return out
 
 
@@ -126,8 +128,9 @@ def _read_tar(data: bytes, limits: UploadLimits) -> dict[str, bytes]:
                 fh = tf.extractfile(member)
                 content = fh.read(limits.max_bytes + 1) if fh else b""
                 _add(out, path, content, limits)
-    except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
-        raise SubmissionError(f"not a readable tar archive: {exc}") from None
+    except (tarfile.TarError, EOFError, OSError, ValueError):
+        # tarfile's message chains one failure per compression it tried: say it once.
+        raise SubmissionError("not a readable tar archive (damaged, or not a .tar/.tar.gz at all)") from None
     return out
 
 
@@ -204,6 +207,16 @@ def zip_files(files: list[tuple[str, bytes]]) -> bytes:
         for name, data in files:
             zf.writestr(name, data)
     return buf.getvalue()
+
+
+def strip_server_paths(message: str, *roots: Path | str) -> str:
+    """`message` without the server's folders: a path under one of `roots` or the temp dir
+    keeps only its file name (`driver.py`, never `/tmp/tj-package-x/named/p/driver.py`)."""
+    candidates = {str(r).rstrip("/") for r in (*roots, tempfile.gettempdir()) if str(r).strip("/")}
+    for root in sorted(candidates, key=len, reverse=True):
+        message = re.sub(re.escape(root) + r"/(?:[^\s'\"/:,()]+/)*", "", message)
+        message = re.sub(re.escape(root) + r"(?![\w.\-/])", "(server folder)", message)
+    return message
 
 
 def write_tree(files: dict[str, bytes], root: Path) -> None:
