@@ -130,8 +130,11 @@ async def submit(
 
     submission, created = await anyio.to_thread.run_sync(_store)
     if not created:
-        # A retry: the first request's row is the answer (the sweeper queues it if its
-        # publish never happened).
+        # A retry: the first request's row is the answer. Its publish may not have happened
+        # (that is often why the client retries): send a turn again, best effort (an extra
+        # turn is harmless; without one the sweeper re-sends it).
+        if submission.status.value == "queued":
+            await anyio.to_thread.run_sync(lambda: enqueue_all(dispatcher, [service.job_of(submission)]))
         view = await anyio.to_thread.run_sync(lambda: to_public(submission, session, settings))
         return JSONResponse(view.model_dump(mode="json"), status_code=200)
     # Enqueue only after commit, so that the worker always finds the row; off the event loop,
