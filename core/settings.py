@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     # to them yet), so a submission does not wait for Python and torch to start; 0: none.
     sandbox_warm: int = Field(default=2, ge=0, le=16)
     gpus: str = ""  # comma-separated CUDA device indices this worker may hand to sandboxes
+    # Runs at once on each of those devices (a run with CUDA cases holds one device).
+    gpu_slots_per_device: int = Field(default=1, ge=1, le=16)
     wall_time_cap_s: float = 300.0  # hard ceiling over any problem's limits.wall_time_s
 
     # Grades at once per worker; 0: fit the machine (half its cores, at least 2, at most 8), so
@@ -111,7 +113,9 @@ class Settings(BaseSettings):
         """worker_concurrency, with 0 resolved for this machine."""
         if self.worker_concurrency:
             return self.worker_concurrency
-        return min(8, max(2, (os.cpu_count() or 2) // 2))
+        cpu = min(8, max(2, (os.cpu_count() or 2) // 2))
+        # A GPU worker fills every GPU slot (CPU-only runs beside them take the CPU share).
+        return max(cpu, len(self.gpu_indices) * self.gpu_slots_per_device)
 
     def resolved_secret(self) -> str:
         """The grading secret; in dev a random one is generated once and kept in data_dir."""

@@ -57,7 +57,8 @@ def build_job(problem: Problem, cases: list[CaseSpec], *, mode: str,
 
 
 def run_spec(problem: Problem, settings: Settings, job: Job, files: dict[str, bytes],
-             on_message: Callable[[Event | CaseResult], None] | None = None) -> RunSpec:
+             on_message: Callable[[Event | CaseResult], None] | None = None,
+             gpus: list[int] | None = None) -> RunSpec:
     """One sandboxed run of this job on this worker, within the problem's limits."""
     limits = problem.config.limits
     return RunSpec(
@@ -69,6 +70,6 @@ def run_spec(problem: Problem, settings: Settings, job: Job, files: dict[str, by
         memory_mb=limits.memory_mb,
         output_bytes=limits.output_mb << 20,
         tmp_mb=limits.tmp_mb,
-        gpus=settings.gpu_indices,
+        gpus=list(gpus or []),
         on_message=on_message,
     )

@@ -16,6 +16,7 @@ import torch
 from core.compare import Check, compare_case, differing
 from core.errors import InfrastructureError
 from core.grading.devices import runnable
+from core.grading.gpu_slots import gpu_slot
 from core.grading.jobs import build_job, case_spec, effective_seed, run_spec
 from core.grading.layout import Installed, install_files
 from core.grading.reference import Expected, ReferenceRun, reference_run
@@ -106,7 +107,8 @@ def _grade_detailed(problem: Problem, files: dict[str, bytes], *, settings: Sett
                 log.warning("progress report failed for case %d of %d", done, len(cases), exc_info=True)
 
     job = build_job(problem, cases, mode="submission", single_module=installed.single_module)
-    result = backend.run(run_spec(problem, settings, job, installed.files, on_message))
+    with gpu_slot(settings, any(c.device == "cuda" for c in cases)) as gpus:
+        result = backend.run(run_spec(problem, settings, job, installed.files, on_message, gpus))
     if not result.started and result.stopped is None:
         raise InfrastructureError(
             f"the sandbox produced no result (exit {result.exit_code}): {result.stderr_tail[-1500:]}"

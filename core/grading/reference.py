@@ -31,6 +31,7 @@ import safetensors.torch as st
 import torch
 
 from core.errors import InfrastructureError
+from core.grading.gpu_slots import gpu_slot
 from core.grading.jobs import build_job, run_spec
 from core.grading.layout import install_files
 from core.problem import Problem
@@ -127,11 +128,12 @@ def _run(problem: Problem, backend: Backend, settings: Settings, cases: list[Cas
                               problem.support_files())
     files = installed.files
     job = build_job(problem, cases, mode="reference", single_module=module)
-    spec = run_spec(problem, settings, job, files)
-    # Room for outputs and pristine inputs of every case at once; the clock is not the point.
-    spec.wall_time_s *= 2
-    spec.output_bytes *= 4
-    return backend.run(spec)
+    with gpu_slot(settings, any(c.device == "cuda" for c in cases)) as gpus:
+        spec = run_spec(problem, settings, job, files, gpus=gpus)
+        # Room for outputs and pristine inputs of every case at once; the clock is not the point.
+        spec.wall_time_s *= 2
+        spec.output_bytes *= 4
+        return backend.run(spec)
 
 
 def reference_run(problem: Problem, cases: list[CaseSpec], *, timed: set[str], backend: Backend,
