@@ -11,7 +11,7 @@ from typing import Any
 from celery import signals
 
 from core.services import judging
-from core.services.broker import GRADE_TASK, QUEUES
+from core.services.broker import GRADE_TASK, QUEUES, visibility_problem
 from core.services.reconciler import LifeCycleThread
 from core.services.sandbox_info import describe
 from core.services.submissions import Job
@@ -29,6 +29,8 @@ def _remember_queues(sender: Any = None, instance: Any = None, **_: Any) -> None
         _state["queues"] = ",".join(sorted(instance.app.amqp.queues.consume_from)) or _state["queues"]
     except AttributeError:
         pass
+    if (problem := visibility_problem(get_settings())) is not None:
+        log.warning("%s", problem)
 
 
 @cache

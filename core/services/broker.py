@@ -70,6 +70,20 @@ def task_time_limits_s(settings: Settings) -> tuple[float, float]:
     return soft, soft + 30
 
 
+def visibility_problem(settings: Settings) -> str | None:
+    """Why the Redis visibility timeout is unsafe with these limits, or None. A message is
+    handed to a second worker once it has been unacknowledged that long, so it must outlast
+    the longest grading task (a duplicate turn grades nothing twice, but costs a slot);
+    a worker lost mid-grade is handled by the heartbeats in seconds, not by this timeout."""
+    if is_embedded(settings):
+        return None
+    _, hard = task_time_limits_s(settings)
+    if settings.broker_visibility_timeout_s < hard:
+        return (f"broker_visibility_timeout_s={settings.broker_visibility_timeout_s:g} is below the grading "
+                f"task's hard limit of {hard:g} s (2 x wall_time_cap_s + 90): set it above that")
+    return None
+
+
 def celery_config(settings: Settings) -> dict[str, Any]:
     """Celery settings (lowercase names) for both the producer and the worker."""
     soft, hard = task_time_limits_s(settings)

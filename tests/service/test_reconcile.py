@@ -185,3 +185,14 @@ def _always_down(session: Session) -> None:
 
 def _bug(session: Session) -> None:
     raise ValueError("a bug, not an outage")
+
+
+def test_a_visibility_timeout_below_the_task_limit_is_named(tmp_path: Path) -> None:
+    from core.services.broker import visibility_problem
+
+    settings = make_settings(tmp_path, broker_url="redis://127.0.0.1:6379/0")
+    assert visibility_problem(settings) is None  # 3600 s > 2 x 300 + 90
+    settings.broker_visibility_timeout_s = 600
+    problem = visibility_problem(settings)
+    assert problem is not None and "690" in problem
+    assert visibility_problem(make_settings(tmp_path)) is None  # the embedded broker has none
