@@ -25,8 +25,8 @@ def make_celery() -> Celery:
 app = make_celery()
 
 
-@signals.after_setup_logger.connect
-@signals.after_setup_task_logger.connect
+@signals.after_setup_logger.connect  # type: ignore[untyped-decorator]
+@signals.after_setup_task_logger.connect  # type: ignore[untyped-decorator]
 def _log_format(logger: logging.Logger | None = None, **_: Any) -> None:
     # Every worker line carries the submission id being graded (JSON with log_json).
     if logger is not None:

@@ -22,7 +22,7 @@ _lock = threading.Lock()
 _state: dict[str, Any] = {"thread": None, "queues": ",".join(QUEUES)}
 
 
-@signals.celeryd_after_setup.connect
+@signals.celeryd_after_setup.connect  # type: ignore[untyped-decorator]
 def _remember_queues(sender: Any = None, instance: Any = None, **_: Any) -> None:
     # Runs in the main process before the pool forks: the children inherit what -Q says.
     try:
@@ -65,13 +65,13 @@ def identity() -> str:
     return start().identity
 
 
-@signals.worker_process_init.connect
+@signals.worker_process_init.connect  # type: ignore[untyped-decorator]
 def _child_started(**_: Any) -> None:
     _state["thread"] = None  # a forked child never inherits its parent's thread
     start()
 
 
-@signals.worker_process_shutdown.connect
+@signals.worker_process_shutdown.connect  # type: ignore[untyped-decorator]
 def _child_stopping(**_: Any) -> None:
     thread: LifeCycleThread | None = _state["thread"]
     if thread is not None:

@@ -173,7 +173,7 @@ def mean_grade_s(session: Session, queue: str) -> float:
         .order_by(Submission.finished_at.desc())
         .limit(20)
     ).all()
-    spans = [max(0.0, (f - s).total_seconds()) for s, f in recent]
+    spans = [max(0.0, (f - s).total_seconds()) for s, f in recent if s is not None and f is not None]
     return sum(spans) / len(spans) if spans else _DEFAULT_GRADE_S
 
 

@@ -107,7 +107,7 @@ def _stuck_claims(session: Session, settings: Settings, now: datetime) -> list[S
             stuck.append(sub)  # ran past every limit, whoever holds it
         elif sub.claimed_by and (holder is None or holder.beat_at < grace):
             stuck.append(sub)  # the holder died
-        elif holder is not None and holder.busy_submission_id != sub.id and holder.beat_at > sub.started_at:
+        elif holder is not None and holder.busy_submission_id != sub.id and holder.beat_at > (sub.started_at or now):
             stuck.append(sub)  # the holder lives but moved on (its claim was orphaned)
     return stuck
 
