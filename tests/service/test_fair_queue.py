@@ -215,3 +215,24 @@ def test_idempotency_key_makes_a_retried_submit_return_the_same_submission(
     rows = sorted(session.scalars(select(Submission.id)).all())
     # Two rows; the retry of a still-queued one sends its turn again (harmless, claims are exclusive).
     assert len(rows) == 2 and sorted(j.submission_id for j in dispatcher.jobs) == [rows[0], rows[0], rows[1]]
+
+
+def test_cpu_and_gpu_queues_are_claimed_separately(db: tuple[Settings, Session]) -> None:
+    settings, session = db
+    settings.queue_supersede = False
+    gpu = [_submit(settings, session, "ada") for _ in range(3)]
+    for sid in gpu:
+        row = session.get(Submission, sid)
+        assert row is not None
+        row.queue = "gpu"
+    session.commit()
+    cpu = _submit(settings, session, "ada")
+    late_gpu = _submit(settings, session, "bob")
+    session.get(Submission, late_gpu).queue = "gpu"  # type: ignore[union-attr]
+    session.commit()
+    first_cpu = fair_queue.claim_next(session, "cpu", "w", None)
+    assert first_cpu is not None and first_cpu.submission_id == cpu
+    assert fair_queue.claim_next(session, "cpu", "w", None) is None  # gpu work never leaks into cpu
+    order = [c.submission_id for c in iter(lambda: fair_queue.claim_next(session, "gpu", "w", None), None)]
+    # ada's cpu grade does not count against her in the gpu queue; bob still comes second there.
+    assert order[:2] == [gpu[0], late_gpu] and sorted(order) == sorted([*gpu, late_gpu])
