@@ -22,7 +22,7 @@ from api.errors import (
     headers_for,
     status_for,
 )
-from api.routes import admin_problems, auth, health, leaderboard, problems, submissions, tokens, users
+from api.routes import admin_problems, auth, health, leaderboard, problems, submissions, tokens, trials, users
 from api.routes import courses as course_routes
 from api.routes import metrics as metrics_routes
 from core.errors import TensorJudgeError
@@ -74,7 +74,7 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
     app.state.login_throttle = LoginThrottle(settings.login_max_failures, settings.login_window_s)
     app.state.dispatcher = dispatcher or CeleryDispatcher(settings)
     _install_error_handlers(app)
-    for module in (health, auth, tokens, problems, submissions, leaderboard, admin_problems, users):
+    for module in (health, auth, tokens, problems, submissions, trials, leaderboard, admin_problems, users):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(course_routes.router, prefix=API_PREFIX)
     app.include_router(metrics_routes.router)  # /metrics, where Prometheus looks by default

@@ -193,6 +193,7 @@ class SubmissionPublic(BaseModel):
     queue: QueuePlace | None = None  # while queued
     superseded_by: int | None = None
     rejudged: RejudgeNotice | None = None
+    kind: str = "submission"  # or "trial": a run on the public cases that does not count
 
 
 class JobsQueued(BaseModel):

@@ -66,6 +66,7 @@ def to_public(
         queue=QueuePlace(**place) if place else None,
         superseded_by=submission.superseded_by_id,
         rejudged=RejudgeNotice(**notice) if notice else None,
+        kind=submission.kind,
     )
 
 

@@ -28,6 +28,7 @@ from core.db.course_models import (
     ResultsPolicy,
 )
 from core.db.models import Problem, Role, Submission, SubmissionStatus, User
+from core.services import kinds
 from core.services.errors import ForbiddenError, TooManyAttemptsError
 
 QUOTA_WINDOW = timedelta(days=1)
@@ -129,7 +130,7 @@ def check_submission(session: Session, user: User, problem: Problem) -> None:
         close = max(c for r in reach if (c := _close(r)) is not None)
         raise ForbiddenError(f"{problem.slug}: submissions closed at {_when(close)}")
     counted = (Submission.user_id == user.id, Submission.problem_id == problem.id,
-               Submission.status != SubmissionStatus.FAILED)
+               Submission.status != SubmissionStatus.FAILED, kinds.counted())
     for r in open_:
         a = r.assignment
         if a.quota_total is not None:

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from core.db.course_models import Assignment, CourseMembership, CourseRole, Extension, LatePolicy
 from core.db.models import Submission, SubmissionStatus, User
 from core.services.courses import ensure_course_staff, students
+from core.services.kinds import counted
 
 DAY_S = 86400.0
 HOUR_S = 3600.0
@@ -163,6 +164,7 @@ def _finished(session: Session, user_ids: list[int], problem_ids: list[int]) -> 
                 Submission.problem_id.in_(problem_ids),
                 Submission.status == SubmissionStatus.DONE,
                 Submission.score.is_not(None),
+                counted(),
             )
         )
         for s in rows:

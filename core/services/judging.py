@@ -33,7 +33,9 @@ from core.logs import bind_submission, unbind_submission
 from core.report import GradeReport
 from core.services import queue as fair_queue
 from core.services.dbretry import with_session
+from core.services.kinds import is_trial
 from core.services.problems import load_version
+from core.services.trials import public_only
 from core.settings import Settings
 from core.verdicts import MESSAGES, Verdict
 
@@ -296,7 +298,9 @@ def _grade_claimed(
         assert version is not None
         files = {f.path: f.content for f in submission.files}
         try:
-            return load_version(settings, version), "", files, submission.infra_errors
+            problem = load_version(settings, version)
+            # A trial run grades the public cases only (core.services.trials).
+            return (public_only(problem) if is_trial(submission) else problem), "", files, submission.infra_errors
         except ProblemError as exc:
             return None, f"problem package is broken: {exc}", files, submission.infra_errors
 

@@ -19,6 +19,7 @@ from sqlalchemy.sql.selectable import Subquery
 from core.db.models import Problem, Submission, SubmissionStatus, User
 from core.services import course_access
 from core.services import problems as problem_service
+from core.services.kinds import counted
 
 
 def _best_first(cols: Any) -> tuple[ColumnElement[Any], ...]:
@@ -50,7 +51,7 @@ def _ranked_best() -> Subquery:
             Submission.created_at,
             rank,
         )
-        .where(Submission.status == SubmissionStatus.DONE, Submission.score.is_not(None))
+        .where(Submission.status == SubmissionStatus.DONE, Submission.score.is_not(None), counted())
         .subquery()
     )
 

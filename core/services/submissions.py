@@ -26,7 +26,9 @@ from core.services import course_access
 from core.services import problems as problem_service
 from core.services import queue as fair_queue
 from core.services.errors import ForbiddenError, NotFoundError
+from core.services.kinds import counted
 from core.services.uploads import UploadLimits, normalize_upload
+from core.services.workspace import check_solution
 from core.settings import Settings
 
 
@@ -64,6 +66,7 @@ def create(
     course_access.check_submission(session, user, problem)  # hard close and quotas (course rules)
     version = problem_service.current_version(problem)
     files = normalize_upload(uploads, upload_limits(settings))
+    check_solution(files, version.summary)  # empty, or no file for the graded module: 400
     submission = Submission(
         user_id=user.id,
         problem_id=problem.id,
@@ -134,7 +137,7 @@ def list_for(
     offset: int = 0,
 ) -> list[Submission]:
     """Newest first; students only ever see their own."""
-    query = select(Submission).order_by(Submission.id.desc())
+    query = select(Submission).where(counted()).order_by(Submission.id.desc())
     if not is_staff(viewer):
         query = query.where(Submission.user_id == viewer.id)
     elif user_name is not None:
@@ -248,14 +251,16 @@ def rejudge_problem(session: Session, slug: str, viewer: User) -> list[Job]:
     problem = problem_service.get_problem(session, slug, viewer)
     session.execute(
         update(Submission)
-        .where(Submission.problem_id == problem.id, Submission.status != SubmissionStatus.SUPERSEDED)
+        .where(Submission.problem_id == problem.id, Submission.status != SubmissionStatus.SUPERSEDED,
+               counted())
         .values(**_requeue_values(problem))
         .execution_options(synchronize_session=False)
     )
     session.expire_all()
     subs = session.scalars(
         select(Submission)
-        .where(Submission.problem_id == problem.id, Submission.status != SubmissionStatus.SUPERSEDED)
+        .where(Submission.problem_id == problem.id, Submission.status != SubmissionStatus.SUPERSEDED,
+               counted())
         .order_by(Submission.id)
     )
     return [job_of(s) for s in subs]

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from core.auth import hash_token
 from core.db.models import ApiToken, Problem, Submission, SubmissionStatus, User
 from core.services import leaderboard as board
+from core.services.kinds import counted
 
 PAGE_SIZE = 50
 
@@ -23,7 +24,7 @@ def problem_statuses(session: Session, user: User) -> dict[int, str]:
     solved = func.sum(case((Submission.verdict == "accepted", 1), else_=0))
     rows = session.execute(
         select(Submission.problem_id, solved)
-        .where(Submission.user_id == user.id)
+        .where(Submission.user_id == user.id, counted())
         .group_by(Submission.problem_id)
     ).all()
     return {pid: ("solved" if (n or 0) > 0 else "attempted") for pid, n in rows}
@@ -33,7 +34,7 @@ def best_scores(session: Session, user: User) -> dict[int, float]:
     """problem id -> the best score `user` got on it."""
     rows = session.execute(
         select(Submission.problem_id, func.max(Submission.score))
-        .where(Submission.user_id == user.id, Submission.status == SubmissionStatus.DONE)
+        .where(Submission.user_id == user.id, Submission.status == SubmissionStatus.DONE, counted())
         .group_by(Submission.problem_id)
     ).all()
     return {pid: float(score) for pid, score in rows if score is not None}
@@ -52,7 +53,7 @@ class SubmissionFilter:
 
 def filter_submissions(session: Session, f: SubmissionFilter) -> tuple[list[Submission], int]:
     """One page of every user's submissions matching `f`, newest first, and the total count."""
-    query = select(Submission)
+    query = select(Submission).where(counted())
     if f.problem:
         query = query.join(Problem, Problem.id == Submission.problem_id).where(Problem.slug == f.problem)
     if f.user:
@@ -134,7 +135,7 @@ def verdict_counts(session: Session, problem: Problem) -> dict[str, int]:
     """How many submissions of a problem got each verdict (unfinished ones by status)."""
     rows = session.execute(
         select(Submission.verdict, Submission.status, func.count(Submission.id))
-        .where(Submission.problem_id == problem.id)
+        .where(Submission.problem_id == problem.id, counted())
         .group_by(Submission.verdict, Submission.status)
     ).all()
     out: dict[str, int] = {}
