@@ -1,23 +1,22 @@
-"""Student pages: sign in/out, problems, submitting, a submission's live progress, history."""
+"""Student pages: sign in/out, the problem list, a submission's live progress, history (a problem's
+page, submitting and trial runs are in api.pages.workspace)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-import anyio
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
-from api.deps import TOKEN_COOKIE, DispatcherDep, SessionDep, SettingsDep, login_args
+from api.deps import TOKEN_COOKIE, SessionDep, SettingsDep, login_args
 from api.pages.common import PageUser, SignedIn, check_csrf, page, redirect
 from api.pages.courses import results_policy_context, results_policy_rows
-from api.routes.submissions import enqueue_all
 from core.db.models import FINAL_STATUSES, Submission
 from core.errors import SubmissionError
 from core.services import problems as problem_service
 from core.services import submissions as submission_service
 from core.services import users as user_service
-from core.services import web_queries
+from core.services import web_queries, workspace
 from core.services.errors import AuthError, TooManyAttemptsError
 
 router = APIRouter()
@@ -83,16 +82,19 @@ def logout(
 
 @router.get("/", response_class=HTMLResponse)
 def index(request: Request, session: SessionDep, user: SignedIn) -> HTMLResponse:
-    """The problem list with my status on each."""
+    """The problem list with my status on each, difficulty, tags and acceptance rate."""
     problems = problem_service.list_problems(session, user)
     statuses = web_queries.problem_statuses(session, user)
     best = web_queries.best_scores(session, user)
+    accepted = workspace.acceptance(session)
     rows = [
         {
             "problem": p,
             "status": statuses.get(p.id, "new"),
             "best": best.get(p.id),
             "max_score": (p.current_version.summary.get("max_score") if p.current_version else None),
+            "summary": p.current_version.summary if p.current_version else {},
+            "acceptance": accepted.get(p.id),
         }
         for p in problems
     ]
@@ -116,26 +118,6 @@ def group_by_tags(rows: list[dict[str, Any]]) -> list[tuple[str, list[tuple[str,
     return [(course, sorted(parts.items())) for course, parts in ordered]
 
 
-@router.get("/problems/{slug}", response_class=HTMLResponse)
-def problem_page(request: Request, slug: str, session: SessionDep, user: SignedIn) -> HTMLResponse:
-    """Statement, limits, public cases, the starter file and the submit form."""
-    problem = problem_service.get_problem(session, slug, user)
-    version = problem_service.current_version(problem)
-    mine = submission_service.list_for(session, user, problem_slug=slug, limit=10)
-    return page(
-        request,
-        "problem.html",
-        problem=problem,
-        version=version,
-        info=version.summary,
-        public_cases=[c for c in version.summary.get("cases", []) if c.get("visibility") == "public"],
-        hidden_count=sum(1 for c in version.summary.get("cases", []) if c.get("visibility") != "public"),
-        mine=mine,
-        error="",
-        code="",
-    )
-
-
 @router.get("/problems/{slug}/starter")
 def starter(slug: str, session: SessionDep, user: SignedIn) -> PlainTextResponse:
     """The starter file as a download."""
@@ -147,48 +129,6 @@ def starter(slug: str, session: SessionDep, user: SignedIn) -> PlainTextResponse
         media_type="text/x-python; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{module}.py"'},
     )
-
-
-@router.post("/problems/{slug}/submit")
-async def submit(
-    request: Request,
-    slug: str,
-    session: SessionDep,
-    settings: SettingsDep,
-    dispatcher: DispatcherDep,
-    user: SignedIn,
-    csrf: Annotated[str, Form()] = "",
-    code: Annotated[str, Form(max_length=2_000_000)] = "",
-    files: Annotated[list[UploadFile] | None, File()] = None,
-) -> Response:
-    """Store a pasted or uploaded solution, queue it and show its page."""
-    check_csrf(request, csrf)
-    limits = submission_service.upload_limits(settings)
-    uploads: list[tuple[str, bytes]] = []
-    for upload in files or []:
-        if not upload.filename:
-            continue  # the browser sends an empty part when no file was chosen
-        data = await upload.read(limits.max_bytes + 1)
-        if len(data) > limits.max_bytes:
-            raise SubmissionError(f"{upload.filename}: too large, at most {limits.max_bytes} bytes")
-        uploads.append((upload.filename, data))
-    if not uploads and code.strip():
-        problem = problem_service.get_problem(session, slug, user)
-        module = problem_service.current_version(problem).summary.get("module") or "solution"
-        uploads = [(f"{module.replace('.', '/')}.py", code.replace("\r\n", "\n").encode())]
-    if not uploads:
-        raise SubmissionError("Paste your code into the editor or choose a file to upload.")
-
-    def _store() -> Submission:
-        submission = submission_service.create(session, settings, user, slug, uploads)
-        session.commit()
-        return submission
-
-    submission = await anyio.to_thread.run_sync(_store)
-    job = submission_service.job_of(submission)
-    failed = await anyio.to_thread.run_sync(lambda: enqueue_all(dispatcher, [job]))  # off the event loop
-    notice = "Saved, but the grading queue is unreachable; it will be graded later." if failed else ""
-    return redirect(f"/submissions/{submission.id}", notice)
 
 
 def _submission_context(submission: Submission, session: Any = None, settings: Any = None) -> dict[str, Any]:

@@ -104,9 +104,14 @@ def summarize(problem: LoadedProblem) -> dict[str, Any]:
                 timed=bool(getattr(case, "timed", False)),
                 params=dict(getattr(case, "params", {}) or {}),
             )
+            tolerance = _tolerance(config, case)
+            if tolerance is not None:
+                entry.update(atol=tolerance.atol, rtol=tolerance.rtol)
         cases.append(entry)
     limits = config.limits.model_dump(mode="json") if hasattr(config, "limits") else {}
+    timing = getattr(config, "timing", None)
     return {
+        "budget_ratio": float(timing.budget_ratio) if timing is not None else None,
         "module": getattr(config, "module", ""),
         "entry_points": list(getattr(config, "entry_points", [])),
         "tags": list(getattr(config, "tags", [])),
@@ -115,6 +120,12 @@ def summarize(problem: LoadedProblem) -> dict[str, Any]:
         "cases": cases,
         "max_score": sum(c["points"] for c in cases),
     }
+
+
+def _tolerance(config: Any, case: Any) -> Any:
+    # The closeness test students are held to on a case (None for configs without one).
+    lookup = getattr(config, "tolerance_for", None)
+    return lookup(case) if callable(lookup) else None
 
 
 def needs_gpu(problem: LoadedProblem) -> bool:

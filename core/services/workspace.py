@@ -6,11 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, distinct, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from core.db.models import Problem, ProblemVersion, Submission, User
+from core.db.models import Problem, ProblemVersion, Submission, SubmissionStatus, User
 from core.errors import TensorJudgeError
+from core.services.kinds import counted
 
 MAX_EDITOR_FILES = 16
 MAX_EDITOR_FILE_BYTES = 256 * 1024
@@ -92,3 +93,28 @@ def is_package_problem(summary: dict[str, Any]) -> bool:
     """Whether the problem grades a package (src/...) rather than one file: the editor then
     offers tabs for several files."""
     return any("/" in p for p in module_paths(summary))
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    """A problem's counted, finished submissions: how many, how many accepted, by how many users."""
+
+    total: int
+    accepted: int
+    solvers: int
+
+    @property
+    def rate(self) -> float | None:
+        """accepted / total, None before any submission was graded."""
+        return self.accepted / self.total if self.total else None
+
+
+def acceptance(session: Session) -> dict[int, Acceptance]:
+    """problem id -> its acceptance figures (trial runs and unfinished submissions left out)."""
+    accepted = Submission.verdict == "accepted"
+    rows = session.execute(
+        select(Submission.problem_id, func.count(Submission.id), func.sum(case((accepted, 1), else_=0)),
+               func.count(distinct(case((accepted, Submission.user_id)))))
+        .where(Submission.status == SubmissionStatus.DONE, counted())
+        .group_by(Submission.problem_id)).all()
+    return {pid: Acceptance(int(n), int(a or 0), int(s or 0)) for pid, n, a, s in rows}

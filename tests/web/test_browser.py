@@ -132,6 +132,13 @@ def sign_in(browser: object, base: str, name: str, next_path: str = "/") -> obje
     return page
 
 
+def set_editor(page: object, text: str) -> None:
+    """Replace the code in the problem page's editor (the active CodeMirror tab)."""
+    editor = page.locator(".editor-file:not([hidden]) .CodeMirror")  # type: ignore[attr-defined]
+    sync_api.expect(editor).to_be_visible()
+    editor.evaluate("(el, text) => el.CodeMirror.setValue(text)", text)
+
+
 def test_student_signs_in_and_browses_problems(server: str, browser: object) -> None:
     context = browser.new_context(base_url=server, viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
     page = context.new_page()
@@ -169,7 +176,7 @@ def test_submit_shows_live_progress_then_verdicts(server: str, browser: object) 
     assert "def scale" in Path(download.value.path()).read_text()
     shot(page, "04-problem-web-scale")
 
-    page.get_by_label(re.compile("Paste your")).fill(WRONG)
+    set_editor(page, WRONG)
     page.get_by_role("button", name="Submit solution").click()
     sync_api.expect(page).to_have_url(re.compile(r"/submissions/\d+$"))
     sync_api.expect(page.locator("#grading-progress")).to_be_attached()
