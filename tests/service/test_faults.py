@@ -1,6 +1,6 @@
 """Faults in the middle of a burst, against real Postgres, Redis and Celery worker processes:
-the worker's whole process group SIGKILLed, Redis restarted without persistence, Postgres
-restarted. Each test asserts that every accepted submission ends final exactly once (one
+the worker's whole process group SIGKILLed, Redis restarted with and without persistence,
+Postgres restarted. Each test asserts that every accepted submission ends final exactly once (one
 verdict, one set of case results, a finish time that never changes) and that the API never
 answered 5xx other than 503."""
 
@@ -154,8 +154,9 @@ def test_worker_process_group_sigkilled_mid_burst(tmp_path: Path, clean_postgres
         kill_group(worker)
 
 
-def test_redis_restarted_without_persistence_mid_burst(tmp_path: Path, clean_postgres: str) -> None:
-    broker = RestartableRedis(appendonly=False)
+@pytest.mark.parametrize("appendonly", [False, True], ids=["no-persistence", "appendonly"])
+def test_redis_restarted_mid_burst(tmp_path: Path, clean_postgres: str, appendonly: bool) -> None:
+    broker = RestartableRedis(appendonly=appendonly)
     broker.start()
     settings = make_settings(tmp_path / "data", database_url=clean_postgres, broker_url=broker.url)
     settings.grader = "tests.service.slow_grader:slow"
@@ -166,7 +167,7 @@ def test_redis_restarted_without_persistence_mid_burst(tmp_path: Path, clean_pos
             for i in range(10):
                 ledger.post(client, tokens[i % 5], f"before-{i}")
             wait_for(lambda: ledger.check() >= 2, 120, "two verdicts")
-            broker.stop()  # every queued message is lost with it
+            broker.stop()  # without persistence every queued message is lost with it
             for i in range(4):
                 ledger.post(client, tokens[i % 5], f"during-{i}")  # stored, answered 503
             time.sleep(2)
