@@ -4,6 +4,8 @@
 #   scripts/docker-engine.sh up     use the engine that answers, or (as root) install Debian's
 #                                   docker.io and start dockerd; then build the sandbox image
 #                                   offline if it is missing (scripts/build-sandbox-image-offline.sh)
+#                                   and, as root, docker-compose and the compose stack's image
+#                                   (scripts/build-stack-images-offline.sh) for tests/deploy
 #   scripts/docker-engine.sh down   stop the dockerd that `up` started (none other)
 #
 # Best effort by design: `make test` calls `up` and carries on when it fails; the tests marked
@@ -42,6 +44,20 @@ up() {
     echo "docker: no sandbox image and no debootstrap to build one"; return 1
   fi
   bash scripts/build-sandbox-image-offline.sh || { echo "docker: sandbox image build failed"; return 1; }
+  stack || true
+}
+
+# The compose stack's tooling and image (tests marked `compose`); its failure leaves the
+# sandbox tests alone.
+stack() {
+  [ "$(id -u)" -eq 0 ] || return 0
+  if ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null 2>&1; then
+    echo "docker: installing docker-compose"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose >/dev/null 2>&1 ||
+      { echo "docker: could not install docker-compose: tests marked compose will skip"; return 1; }
+  fi
+  bash scripts/build-stack-images-offline.sh ||
+    { echo "docker: stack image build failed (tests/deploy builds it again and reports why)"; return 1; }
 }
 
 down() {
