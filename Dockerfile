@@ -2,6 +2,7 @@
 # Student code never runs in it: workers start one sandbox container per run
 # (sandbox/Dockerfile, TENSORJUDGE_SANDBOX=docker) through the host's Docker socket.
 #   docker build -t tensorjudge:latest .
+# Without a registry: scripts/build-stack-images-offline.sh (docs/deploy.md).
 FROM python:3.11-slim
 
 ARG TORCH_VERSION=2.13.0
@@ -12,7 +13,8 @@ ENV PIP_NO_CACHE_DIR=1 \
     PYTHONUNBUFFERED=1 \
     TENSORJUDGE_ENV=production \
     TENSORJUDGE_DATA_DIR=/var/lib/tensorjudge \
-    TENSORJUDGE_PROBLEMS_DIR=/app/problems
+    TENSORJUDGE_PROBLEMS_DIR=/app/problems \
+    PYTHONPATH=/app
 
 RUN apt-get update \
  && apt-get install -y --no-install-recommends curl \
@@ -30,7 +32,9 @@ COPY cli cli
 COPY alembic alembic
 COPY alembic.ini ./
 COPY problems problems
-RUN pip install . && useradd --system --uid 10001 --home /app tensorjudge
+# Editable: the code runs from /app, where the settings find alembic/ and problems/ (a
+# site-packages copy would look for alembic.ini beside itself).
+RUN pip install -e . && useradd --system --uid 10001 --home /app tensorjudge
 
 # Workers talk to the Docker socket; they run as root inside this container unless the
 # socket's group is passed in (see docs/service.md). The API needs no socket.
