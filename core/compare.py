@@ -7,6 +7,8 @@ from typing import Any
 
 import torch
 
+from core.feedback import heat_axes, input_values, value_details
+
 MAX_INDICES = 5
 HEAT = 16
 
@@ -74,9 +76,10 @@ def compare_tensor(name: str, got: torch.Tensor, exp: torch.Tensor, atol: float,
         bad_special = (g_nan != e_nan) | (g_inf != e_inf) | (g_inf & e_inf & (g != e))
         if bool(bad_special.any()):
             idx = bad_special.nonzero()[:MAX_INDICES].tolist()
+            shown = value_details(got, exp, (g - e).abs(), torch.where(bad_special, torch.inf, 0.0), bad_special)
             return Check(False, "nan", name,
                          f"`{name}` has NaN/Inf where the reference has finite values (or vice versa)",
-                         float("inf"), {"mismatches": int(bad_special.sum()), "first_indices": idx})
+                         float("inf"), {"mismatches": int(bad_special.sum()), "first_indices": idx, **shown})
         finite = ~(e_nan | e_inf)
         diff = torch.where(finite, (g - e).abs(), torch.zeros_like(g))
         allowed = atol + rtol * e.abs()
@@ -98,6 +101,10 @@ def compare_tensor(name: str, got: torch.Tensor, exp: torch.Tensor, atol: float,
             first_indices=bad.nonzero()[:MAX_INDICES].tolist(),
             heatmap=_heat(ratio) if exp.dim() >= 1 and exp.numel() > 1 else None,
         )
+        # Expected vs got (only kept for public cases, see core.feedback).
+        details.update(value_details(got, exp, diff, ratio, bad))
+        if details["heatmap"]:
+            details["heatmap_axes"] = heat_axes(list(exp.shape), len(details["heatmap"]), len(details["heatmap"][0]))
         return Check(False, kind, name,
                      f"`{name}`: {int(bad.sum())} of {exp.numel()} values outside tolerance "
                      f"(max abs error {details['max_abs_error']:.3g}, atol {atol:g}, rtol {rtol:g})",
@@ -139,6 +146,8 @@ def compare_case(
             return Check(False, "device", name, f"`{name}` is on {got_dev}, expected {exp_dev}", float("inf"))
         check = compare_tensor(name, got[key], exp[key], atol, rtol)
         if not check.ok:
+            if "values" in check.details:  # a small output: show the inputs beside it
+                check.details["inputs"] = input_values(exp)
             return check
         worst = max(worst, check.error_ratio)
     exp_inputs = exp_meta.get("input_meta", {})

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from api.deps import CallerDep, ensure_admin, ensure_staff
-from api.pages import render
+from api.pages import feedback_view, render
 from core.db.models import Role, User
 from core.services.errors import AuthError, ForbiddenError
 from core.settings import Settings
@@ -30,7 +30,8 @@ templates.env.filters.update(
     limit_label=render.limit_label,
 )
 templates.env.globals.update(
-    heatmap_svg=render.heatmap_svg, histogram_svg=render.histogram_svg, markdown=render.markdown
+    heatmap_svg=render.heatmap_svg, histogram_svg=render.histogram_svg, markdown=render.markdown,
+    expected_vs_got=feedback_view.expected_vs_got,
 )
 
 
