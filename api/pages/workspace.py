@@ -50,9 +50,17 @@ def problem_page(request: Request, slug: str, session: SessionDep, user: SignedI
     return page(request, "problem.html", **_context(session, user, slug))
 
 
-async def _solution(files: list[UploadFile] | None, paths: list[str], codes: list[str], code: str,
-                    source: str, module_path: str, max_bytes: int) -> tuple[list[tuple[str, bytes]], list[EditorFile]]:
-    """What the form asks to grade, and the editor's tabs as sent (to show them again)."""
+def _tabs(paths: list[str], codes: list[str], code: str, module_path: str) -> list[EditorFile]:
+    """The editor's tabs as the form sent them (a plain textarea without JavaScript: `code`)."""
+    tabs = [EditorFile(p.strip(), c.replace("\r\n", "\n")) for p, c in zip(paths, codes, strict=False) if p.strip()]
+    if not tabs and code.strip():
+        tabs = [EditorFile(module_path, code.replace("\r\n", "\n"))]
+    return tabs
+
+
+async def _solution(files: list[UploadFile] | None, tabs: list[EditorFile], source: str,
+                    max_bytes: int) -> list[tuple[str, bytes]]:
+    """What the form asks to grade: the editor's files or the uploaded ones, never both."""
     uploaded: list[tuple[str, bytes]] = []
     for upload in files or []:
         if not upload.filename:
@@ -61,37 +69,32 @@ async def _solution(files: list[UploadFile] | None, paths: list[str], codes: lis
         if len(data) > max_bytes:
             raise SubmissionError(f"{upload.filename}: too large, at most {max_bytes} bytes")
         uploaded.append((upload.filename, data))
-    tabs = [EditorFile(p.strip(), c.replace("\r\n", "\n")) for p, c in zip(paths, codes, strict=False) if p.strip()]
-    if not tabs and code.strip():
-        tabs = [EditorFile(module_path, code.replace("\r\n", "\n"))]
     typed = [(t.path, t.text.encode()) for t in tabs]
     has_code = any(t.text.strip() for t in tabs)
     if source == "upload":
         if not uploaded:
             raise SubmissionError("Choose a file to upload, or select \"the editor's code\" to submit what you wrote.")
-        return uploaded, tabs
+        return uploaded
     if source == "editor" and uploaded:
         raise SubmissionError("You chose files to upload but selected \"the editor's code\": select "
                               "\"uploaded files\" to send the files, or clear the file choice.")
     if uploaded and has_code and source not in SOURCES:
         raise SubmissionError("Both the editor and an upload hold code: send one of them (select which).")
     if uploaded:
-        return uploaded, tabs
+        return uploaded
     if not typed:
         raise SubmissionError("Write your code in the editor or choose a file to upload.")
-    return typed, tabs
+    return typed
 
 
 async def _take(request: Request, slug: str, session: SessionDep, settings: SettingsDep, dispatcher: DispatcherDep,
                 user: User, form: dict[str, Any], trial: bool) -> Response:
     check_csrf(request, form["csrf"])
     limits = submission_service.upload_limits(settings)
-    tabs: list[EditorFile] = []
+    summary = problem_service.current_version(problem_service.get_problem(session, slug, user)).summary
+    tabs = _tabs(form["paths"], form["codes"], form["code"], workspace.module_paths(summary)[0])
     try:
-        module_path = workspace.module_paths(
-            problem_service.current_version(problem_service.get_problem(session, slug, user)).summary)[0]
-        uploads, tabs = await _solution(form["files"], form["paths"], form["codes"], form["code"], form["source"],
-                                        module_path, limits.max_bytes)
+        uploads = await _solution(form["files"], tabs, form["source"], limits.max_bytes)
 
         def _store() -> Submission:
             if trial:

@@ -175,7 +175,8 @@
     var chosen = form.querySelector('input[name="source"]:checked');
     var fromUpload = chosen && chosen.value === "upload";
     form.classList.toggle("editor-inactive", !!fromUpload);
-    say(fromUpload ? "The uploaded files will be sent, not the editor's code." : "");
+    var note = "The uploaded files will be sent, not the editor's code.";
+    if (fromUpload) { say(note); } else if (status && status.textContent === note) { say(""); }
   }
   if (upload) {
     upload.addEventListener("change", function () {
