@@ -23,7 +23,7 @@ BASE="${TJ_STACK_BASE_IMAGE:-tensorjudge-stack-base:latest}"
 SANDBOX_ROOT="${TJ_ROOTFS:-/var/lib/tensorjudge/sandbox-rootfs}"
 ROOTFS="${TJ_STACK_ROOTFS:-/var/lib/tensorjudge/stack-rootfs}"
 APT_PACKAGES="postgresql redis-server curl"
-BASE_REV=1  # bump when the base stage below changes in a way its inputs do not show
+BASE_REV=2  # bump when the base stage below changes in a way its inputs do not show
 export DOCKER_BUILDKIT=0  # the classic builder: no buildx component needed
 FORCE=0
 [ "${1:-}" = "--force" ] && FORCE=1
