@@ -8,6 +8,7 @@ import stat
 import subprocess
 from pathlib import Path
 
+import httpx
 import pytest
 
 from core.settings import REPO_ROOT
@@ -63,6 +64,16 @@ def test_login_whoami_submit_exit_codes_logout(
     accepted = _cli(env, "submit", "tiny-add", str(TINY / "solutions" / "accepted" / "plus.py"), "--wait")
     assert accepted.returncode == 0, accepted.stderr
     assert "accepted" in accepted.stdout
+    # A trial run: graded on the public case only, exit 1 when it fails, and counted nowhere.
+    trial = _cli(env, "run", "tiny-add", str(bad), "--json")
+    assert trial.returncode == 1, trial.stderr
+    tried = json.loads(trial.stdout)
+    assert tried["kind"] == "trial" and [c["name"] for c in tried["cases"]] == ["small"]
+    assert tried["cases"][0]["feedback"]["values"]["expected"]  # expected vs got
+    good = _cli(env, "run", "tiny-add", str(TINY / "solutions" / "accepted" / "plus.py"))
+    assert good.returncode == 0 and "trial run" in good.stdout, good.stderr
+    listed = httpx.get(f"{url}/api/v1/submissions", headers={"Authorization": f"Bearer {creds['token']}"}).json()
+    assert tried["id"] not in [s["id"] for s in listed] and len(listed) == 2
     queued = _cli(env, "submit", "tiny-add", str(bad))  # no --wait: queued is success
     assert queued.returncode == 0 and "queued" in queued.stdout
     unknown = _cli(env, "submit", "no-such-problem", str(bad), "--wait")
