@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import html
 import re
+import shutil
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from core.db.base import session_scope
 from core.db.models import CaseResult, Submission
+from core.services import problems as problem_service
 from core.settings import Settings
 
+from .helpers import WEB_SCALE
 from .test_pages_http import ACCEPTED, WRONG, bearer, submit, wait_done
 
 TRACEBACK = ('Traceback (most recent call last):\n  File "solution.py", line 4, in scale\n'
@@ -87,3 +91,22 @@ def test_speed_label_says_lower_is_faster(web_client: TestClient, tokens: dict[s
     wait_done(web_client, tokens["alice"], sid)
     page = web_client.get(f"/submissions/{sid}", headers=bearer(tokens["alice"])).text
     assert re.search(r"speed 1\.30× the reference time \(lower is faster\)", page)
+
+
+def test_difficulty_and_tags_from_problem_toml(web_client: TestClient, tokens: dict[str, str],
+                                               web_settings: Settings, tmp_path: Path) -> None:
+    package = tmp_path / "web-scale-hard"
+    shutil.copytree(WEB_SCALE, package)
+    toml = package / "problem.toml"
+    extra = 'module = "solution"\ndifficulty = "hard"\ntags = ["demo", "w1"]'
+    toml.write_text(toml.read_text().replace('slug = "web-scale"', 'slug = "web-scale-hard"', 1)
+                    .replace('module = "solution"', extra, 1))
+    with session_scope(web_settings.effective_database_url) as session:
+        problem_service.stage_directory(session, package)
+        problem_service.publish(session, "web-scale-hard")
+        session.commit()
+    h = bearer(tokens["bob"])
+    row = _row(web_client.get("/", headers=h).text, "web-scale-hard")
+    assert 'difficulty-hard">hard<' in row and 'class="tag">w1<' in row
+    page = web_client.get("/problems/web-scale-hard", headers=h).text
+    assert 'difficulty-hard">hard<' in page and 'class="tag">demo<' in page
