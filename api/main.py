@@ -22,6 +22,7 @@ from api.errors import (
     headers_for,
     status_for,
 )
+from api.openapi_doc import ERROR_RESPONSES, document_optional_auth
 from api.routes import admin_problems, auth, health, leaderboard, problems, submissions, tokens, trials, users
 from api.routes import courses as course_routes
 from api.routes import metrics as metrics_routes
@@ -74,10 +75,12 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
     app.state.login_throttle = LoginThrottle(settings.login_max_failures, settings.login_window_s)
     app.state.dispatcher = dispatcher or CeleryDispatcher(settings)
     _install_error_handlers(app)
-    for module in (health, auth, tokens, problems, submissions, trials, leaderboard, admin_problems, users):
-        app.include_router(module.router, prefix=API_PREFIX)
-    app.include_router(course_routes.router, prefix=API_PREFIX)
-    app.include_router(metrics_routes.router)  # /metrics, where Prometheus looks by default
+    api_routers = [module.router for module in (health, auth, tokens, problems, submissions, trials, leaderboard,
+                                                 admin_problems, users, course_routes)]
+    for router in api_routers:
+        app.include_router(router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
+    app.include_router(metrics_routes.router, responses=ERROR_RESPONSES)  # /metrics, where Prometheus looks
+    document_optional_auth(app, API_PREFIX, api_routers)
     install_docs(app, f"{API_PREFIX}/openapi.json")
     _mount_pages(app)
     return app
