@@ -73,7 +73,7 @@ def document_optional_auth(app: FastAPI, prefix: str, routers: list[APIRouter]) 
         for router in routers for route in router.routes
         if isinstance(route, APIRoute) and route.include_in_schema
         and get_optional_user in (calls := _calls(route.dependant)) and get_current_user not in calls
-        for method in route.methods
+        for method in route.methods or ()
     }
 
     def openapi() -> dict[str, Any]:
