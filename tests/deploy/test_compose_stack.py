@@ -11,6 +11,7 @@ Skipped, saying why, where no engine or no compose runs; `make test` starts an e
 from __future__ import annotations
 
 import io
+import signal
 import subprocess
 import tarfile
 from collections.abc import Iterator
@@ -45,6 +46,8 @@ def stack() -> Iterator[Stack]:
         "TENSORJUDGE_CPU_WORKERS": "2",
         "TENSORJUDGE_SANDBOX_WARM": "0",
     })
+    # A SIGTERM (an outer timeout, CI stopping) still runs the teardown below.
+    previous = signal.signal(signal.SIGTERM, _terminated)
     try:
         stack.up()
         wait_for(lambda: httpx.get(f"{stack.url}/api/v1/health", timeout=5).status_code == 200, 300,
@@ -55,6 +58,11 @@ def stack() -> Iterator[Stack]:
         raise
     finally:
         stack.down()
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise SystemExit(f"terminated by signal {signum}")
 
 
 def _auth(token: str) -> dict[str, str]:
