@@ -176,7 +176,8 @@ def validation_queue(version: ProblemVersion) -> str:
 def record_dispatch_failure(version: ProblemVersion, exc: BaseException) -> str:
     """The queue could not take the task: record state error so that the version can be
     validated again (not committed). Returns the message for the user."""
-    message = f"version {version.id} was stored but the validation queue is unreachable ({exc}); validate it again"
+    reason = strip_server_paths(str(exc), REPO_ROOT)  # an embedded broker's error may name its folder
+    message = f"version {version.id} was stored but the validation queue is unreachable ({reason}); validate it again"
     version.validation = {"state": ValidationState.ERROR.value, "ok": False, "errors": [message]}
     return message
 

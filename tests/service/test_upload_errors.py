@@ -145,3 +145,14 @@ def test_demo_table_header_matches_its_columns() -> None:
     assert [len(line.split()) for line in table[1:]] == [4, 4]
     starts = [table[0].index(h) for h in ("name", "password", "API")]
     assert all(line[s - 1] == " " and line[s] != " " for line in table[1:] for s in starts)
+
+
+def test_queue_failure_message_names_no_server_folder() -> None:
+    from core.db.models import ProblemVersion
+    from core.services.packages import record_dispatch_failure
+    from core.settings import REPO_ROOT
+
+    version = ProblemVersion(id=7)
+    message = record_dispatch_failure(version, PermissionError(f"cannot write {REPO_ROOT}/var/broker/q/x.msg"))
+    assert str(REPO_ROOT) not in message and "x.msg" in message
+    assert version.validation is not None and version.validation["errors"] == [message]
