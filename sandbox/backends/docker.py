@@ -51,7 +51,18 @@ STDERR_KEEP = 64 << 10
 WARM_MAX_IDLE_S = 600.0
 WARM_QUIET_S = 0.25  # warm containers start only after this long with no run of ours going
 WARM_SHAPES = 2  # at most this many shapes of run keep warm containers at once
-_OWNER = f"{socket.gethostname()}:{os.getpid()}"  # which worker process started a container
+def _started(pid: int) -> str:
+    """When a process started (clock ticks since boot), so that a pid reused by another process
+    (a restarted worker container numbers its processes from 1 again) is not taken for it."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+# Which worker process started a container: host, pid and that process's start time.
+_OWNER = f"{socket.gethostname()}:{os.getpid()}:{_started(os.getpid())}"
 
 
 @dataclass
@@ -181,8 +192,7 @@ class DockerSandbox:
         except Exception:  # noqa: BLE001 - no engine: the run itself will say so
             return
         for c in found:
-            owner_host, _, pid = str((c.labels or {}).get("tensorjudge.owner", "")).rpartition(":")
-            if owner_host == host and pid.isdigit() and not _alive(int(pid)):
+            if _orphan(str((c.labels or {}).get("tensorjudge.owner", "")), host):
                 _quietly(lambda c=c: c.remove(force=True))
 
     def _start(self, spec: RunSpec) -> _Container:
@@ -359,6 +369,21 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _orphan(owner: str, host: str) -> bool:
+    """Whether a container's owner label names a process of this host that is gone: its pid is
+    dead, or now belongs to a process started at another time (older labels carry no start
+    time and go by the pid alone)."""
+    parts = owner.split(":")
+    if len(parts) == 2:
+        parts.append("")
+    if len(parts) != 3 or parts[0] != host or not parts[1].isdigit():
+        return False
+    pid, started = int(parts[1]), parts[2]
+    if not _alive(pid):
+        return True
+    return bool(started) and _started(pid) != started
 
 
 def _wait_into(container: Any, status: dict[str, Any]) -> None:

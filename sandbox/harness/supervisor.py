@@ -38,6 +38,8 @@ PR_SET_DUMPABLE = 4
 # Endings after which the case child may take the next case: it reported the case itself and is
 # in a known state. Anything else (a kill, a rule violation, running out of memory) retires it.
 _REUSABLE = frozenset({Ending.OK, Ending.WRONG, Ending.ERROR, Ending.COMPILE_ERROR})
+# A warm container waits this long at most for its job (see _wait_for_file).
+ORPHAN_WAIT_S = 1200.0
 # After its result, the child has this long to forget the case and close the case's pipe.
 CASE_SETTLE_S = 2.0
 
@@ -518,7 +520,12 @@ def _wait_for_file(job_path: Path) -> None:
     import torch  # noqa: F401
 
     _preload()
+    # The backend retires a container idle for 10 minutes; one whose worker died without
+    # retiring it (a killed worker container) stops by itself after twice that.
+    give_up = time.monotonic() + ORPHAN_WAIT_S
     while not job_path.exists():
+        if time.monotonic() > give_up:
+            os._exit(0)
         time.sleep(0.005)
 
 
