@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Annotated, Any
 
 import anyio
@@ -18,9 +19,11 @@ from api.course_schemas import results_policy_view
 from api.deps import CurrentUser, DispatcherDep, IdPath, SessionDep, SettingsDep
 from api.dispatch import Dispatcher
 from api.schemas import CasePublic, JobsQueued, Progress, QueuePlace, RejudgeNotice, SubmissionPublic
+from core.clock import now
 from core.db.base import session_scope
 from core.db.models import FINAL_STATUSES, Submission
 from core.errors import SubmissionError
+from core.services import course_access
 from core.services import submissions as service
 from core.services.errors import NotFoundError
 from core.services.submissions import Job
@@ -202,7 +205,13 @@ async def events(
     submission_id: IdPath, request: Request, session: SessionDep, settings: SettingsDep, user: CurrentUser
 ) -> EventSourceResponse:
     """Server-sent events: `progress` on every change, then one `done` and the stream ends."""
-    await anyio.to_thread.run_sync(lambda: service.get(session, submission_id, user))
+    def _withheld_until() -> datetime | None:
+        submission = service.get(session, submission_id, user)
+        return course_access.results_withheld_until(session, user, submission)
+
+    # A student whose assignment shows results after the due time gets the stream without the
+    # hidden cases' verdicts, as the submission's other views (results policy).
+    until = await anyio.to_thread.run_sync(_withheld_until)
     session.close()
 
     async def stream() -> AsyncIterator[dict[str, str]]:
@@ -213,6 +222,8 @@ async def events(
             snap = await anyio.to_thread.run_sync(_snapshot, settings, submission_id)
             if snap is None:
                 return
+            if until is not None and now() < until:
+                snap = course_access.withhold(snap, until)
             if snap["status"] in (s.value for s in _FINISHED):
                 yield {"event": "done", "data": json.dumps(snap)}
                 return

@@ -299,6 +299,11 @@ def test_results_withheld_until_due_and_leaderboard_policies(env: Env) -> None:
     assert '<tr class="me">' in board_page and "s002" not in board_page
     staff_view = env.client.get(f"/api/v1/submissions/{sid}", headers=auth(env.ines)).json()
     assert [c["name"] for c in staff_view["cases"]] == ["small", "hidden"] and staff_view["verdict"] == "wrong_answer"
+    # The live stream (server-sent events) withholds the same, for the student only.
+    events = env.client.get(f"/api/v1/submissions/{sid}/events", headers=auth(s001)).text
+    assert "event: done" in events and "wrong_answer" not in events and "after the due time" in events
+    staff_events = env.client.get(f"/api/v1/submissions/{sid}/events", headers=auth(env.ines)).text
+    assert "wrong_answer" in staff_events
 
     board = env.client.get("/api/v1/leaderboard/tiny-add", headers=auth(s001)).json()["entries"]
     names = [e["user"] for e in board]
