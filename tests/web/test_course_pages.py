@@ -23,7 +23,7 @@ from api.main import create_app
 from core.db.base import utcnow
 
 from .helpers import ThreadDispatcher, make_settings, seed
-from .test_browser import CHROMIUM, CHROMIUM_ARGS, free_port, shot, sign_in
+from .test_browser import CHROMIUM, CHROMIUM_ARGS, free_port, set_editor, shot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -121,12 +121,12 @@ def test_instructor_sets_up_a_course_and_students_see_scores_late_marks_and_quot
 
     # Alice submits (accepted), then her second submission of the day is refused with the time.
     alice = sign_in(browser, server, "alice", "/problems/web-scale")
-    alice.get_by_label(re.compile("Paste your")).fill(ACCEPTED)  # type: ignore[attr-defined]
+    set_editor(alice, ACCEPTED)  # the CodeMirror editor (issue 16)
     alice.get_by_role("button", name="Submit solution").click()  # type: ignore[attr-defined]
     expect(alice).to_have_url(re.compile(r"/submissions/\d+$"))
     expect(alice.locator("#overall-verdict")).to_have_text("Accepted", timeout=60_000)  # type: ignore[attr-defined]
     alice.goto("/problems/web-scale")  # type: ignore[attr-defined]
-    alice.get_by_label(re.compile("Paste your")).fill(ACCEPTED)  # type: ignore[attr-defined]
+    set_editor(alice, ACCEPTED)  # the CodeMirror editor (issue 16)
     alice.get_by_role("button", name="Submit solution").click()  # type: ignore[attr-defined]
     expect(alice.locator("main")).to_contain_text("1 submissions per 24 hours")  # type: ignore[attr-defined]
     expect(alice.locator("main")).to_contain_text("the next one is allowed at")  # type: ignore[attr-defined]
