@@ -29,5 +29,5 @@ def test_api_docs_render_with_no_network(server: str, browser: object) -> None:
     sync_api.expect(page.locator(".swagger-ui .info .title")).to_contain_text("TensorJudge", timeout=20_000)
     sync_api.expect(page.locator(".opblock-tag", has_text="auth").first).to_be_visible()
     assert elsewhere == []
-    shot(page, "15-api-docs-offline")
+    shot(page, "i16-04-api-docs-offline")
     context.close()

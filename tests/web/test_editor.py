@@ -43,7 +43,7 @@ def test_editor_beside_statement_prefilled_and_kept_across_reloads(server: str, 
     box = editor.bounding_box()
     assert statement and box and box["x"] > statement["x"] + statement["width"] - 1  # to its right
     assert box["y"] < statement["y"] + statement["height"]  # side by side, not below
-    shot(page, "12-editor-beside-statement-prefilled")
+    shot(page, "i16-01-editor-beside-statement-prefilled")
 
     # Typing is kept in this browser across a reload.
     editor.click()
@@ -100,7 +100,7 @@ def test_trial_run_on_public_cases_counts_nowhere(server: str, browser: object) 
     sync_api.expect(page.locator("tr.case")).to_have_count(1)  # the public case only
     small = page.locator('tr[data-case="small"]')
     sync_api.expect(small.locator(".evg-view")).to_be_visible()  # full feedback
-    shot(page, "13-trial-run")
+    shot(page, "i16-02-trial-run")
     trial_id = page.url.rsplit("/", 1)[1]
     page.goto("/submissions")
     assert page.locator(f'a[href="/submissions/{trial_id}"]').count() == 0
@@ -141,5 +141,5 @@ def test_phone_width_does_not_overflow(server: str, browser: object, path: str) 
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 375, f"{path} is {width}px wide on a 375px screen"
     if path == "/problems/web-scale":
-        shot(page, "14-mobile-problem")
+        shot(page, "i16-03-mobile-problem")
     context.close()

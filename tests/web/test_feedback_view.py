@@ -69,7 +69,7 @@ def test_small_public_output_side_by_side_with_inputs(server: str, browser: obje
     hidden = page.locator('tr[data-case="hidden"]')
     sync_api.expect(hidden).to_contain_text("Hidden case")
     assert hidden.locator(".evg-view").count() == 0
-    shot(page, "16-feedback-expected-vs-got-small")
+    shot(page, "i16-05-expected-vs-got-small")
     page.context.close()
 
 
@@ -95,5 +95,5 @@ def test_large_public_output_worst_elements_slice_and_labelled_heatmap(server: s
     sync_api.expect(small.locator(".heat-cols")).to_contain_text("dim 1 (size 20)")
     sync_api.expect(small.locator(".heat-rows")).to_contain_text("dim 0 (size 12)")
     assert page.locator('tr[data-case="hidden"] .evg-view').count() == 0
-    shot(page, "17-feedback-expected-vs-got-large")
+    shot(page, "i16-06-expected-vs-got-large")
     page.context.close()
