@@ -17,7 +17,7 @@ import torch
 
 SMALL = 64  # elements: the whole tensor is shown side by side
 WORST = 8  # elements listed for larger outputs
-SLICE = 32  # elements of the first mismatching slice shown
+SLICE = 16  # elements of the first mismatching slice shown (around the first mismatch)
 
 
 def _num(x: float) -> float | str:
