@@ -26,6 +26,7 @@ from api.openapi_doc import ERROR_RESPONSES, document_optional_auth
 from api.routes import admin_problems, auth, health, leaderboard, problems, submissions, tokens, trials, users
 from api.routes import courses as course_routes
 from api.routes import metrics as metrics_routes
+from api.routes import similarity as similarity_routes
 from core.errors import TensorJudgeError
 from core.services.users import LoginThrottle
 from core.settings import Settings, get_settings
@@ -76,7 +77,7 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
     app.state.dispatcher = dispatcher or CeleryDispatcher(settings)
     _install_error_handlers(app)
     api_routers = [module.router for module in (health, auth, tokens, problems, submissions, trials, leaderboard,
-                                                 admin_problems, users, course_routes)]
+                                                 admin_problems, users, course_routes, similarity_routes)]
     for router in api_routers:
         app.include_router(router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(metrics_routes.router, responses=ERROR_RESPONSES)  # /metrics, where Prometheus looks

@@ -10,6 +10,7 @@ from cli.courses import course_app
 from cli.local import grade_command, problem_app
 from cli.remote import leaderboard_command, run_command, submit_command
 from cli.serve import serve_command
+from cli.similarity import similarity_command
 
 app = typer.Typer(help="TensorJudge: an online judge for PyTorch and LLM exercises.", no_args_is_help=True)
 app.command("grade")(grade_command)
@@ -23,6 +24,7 @@ app.command("login")(login_command)
 app.command("whoami")(whoami_command)
 app.command("logout")(logout_command)
 app.command("leaderboard")(leaderboard_command)
+app.command("similarity")(similarity_command)
 
 
 def main() -> None:
