@@ -26,6 +26,12 @@ class SolutionResult(BaseModel):
     max_error_ratio: float | None = None  # worst |err|/tolerance over cases that compared
     wall_s: float | None = None
     failed_cases: list[str] = Field(default_factory=list)
+    passed_cases: int = 0
+    total_cases: int = 0
+    # submission/reference medians on the timed cases, from this same grade (no extra runs):
+    # what an instructor sets timing.budget_ratio from.
+    speed_ratio: float | None = None  # geometric mean over the timed cases
+    case_speed_ratios: dict[str, float] = Field(default_factory=dict)
 
 
 class ValidationReport(BaseModel):
@@ -41,6 +47,8 @@ class ValidationReport(BaseModel):
     accepted_max_error_ratio: float | None = None  # must stay < 1; smaller is a wider margin
     wrong_min_error_ratio: float | None = None  # must be > 1; larger is a wider margin
     margin: float | None = None  # wrong_min / accepted_max
+    budget_ratio: float | None = None  # the problem's timing.budget_ratio, beside the speed ratios
+    warnings: list[str] = Field(default_factory=list)  # e.g. a must-fail solution passing cases
     notes: list[str] = Field(default_factory=list)  # e.g. GPU cases this machine could not run
 
 
@@ -54,7 +62,8 @@ def validate(problem: Problem, *, settings: Settings, jobs: int = 1) -> Validati
     """
     if jobs < 1:
         raise ValueError("jobs must be at least 1")
-    report = ValidationReport(problem=problem.slug, version=problem.content_hash, ok=True)
+    report = ValidationReport(problem=problem.slug, version=problem.content_hash, ok=True,
+                              budget_ratio=problem.config.timing.budget_ratio)
     support = problem.support_files()
     ref = grade_detailed(problem, {"reference.py": (problem.path / "reference.py").read_bytes()},
                          settings=settings, support=support)
@@ -90,10 +99,16 @@ def validate(problem: Problem, *, settings: Settings, jobs: int = 1) -> Validati
             file=str(path.relative_to(problem.path)), expected=expected, verdict=r.verdict.value,
             ok=r.verdict.value == expected, score=r.score, max_error_ratio=worst, wall_s=r.wall_s,
             failed_cases=[c.name for c in r.cases if c.verdict is not Verdict.ACCEPTED],
+            passed_cases=sum(1 for c in r.cases if c.verdict is Verdict.ACCEPTED), total_cases=len(r.cases),
+            speed_ratio=r.speed_ratio,
+            case_speed_ratios={c.name: c.timings.ratio for c in r.cases if c.timings and c.timings.ratio > 0},
         )
         report.solutions.append(res)
         if not res.ok:
             report.errors.append(f"{res.file}: expected {expected}, got {r.verdict.value}")
+        warning = must_fail_warning(res)
+        if warning:
+            report.warnings.append(warning)
         if expected == "accepted" and worst is not None:
             accepted_ratios.append(worst)
         if expected == "wrong_answer" and worst is not None:
@@ -107,3 +122,12 @@ def validate(problem: Problem, *, settings: Settings, jobs: int = 1) -> Validati
         report.margin = math.inf if a == 0 else w / a
     report.ok = not report.errors
     return report
+
+
+def must_fail_warning(result: SolutionResult) -> str | None:
+    """The warning for a solution expected to fail that passes some cases (often a tolerance
+    loose enough to let a wrong answer through on those cases), or None."""
+    if result.expected == Verdict.ACCEPTED.value or result.passed_cases == 0 or result.total_cases == 0:
+        return None
+    return (f"must-fail solution {result.file} passes {result.passed_cases} of {result.total_cases} cases "
+            f"(expected {result.expected}): check the tolerances of the cases it passes")

@@ -1,0 +1,48 @@
+"""Instructor authoring pages over plain HTTP (issue 16): the validation report's speed ratios
+and must-fail warnings, per-problem version numbers, the version diff, the student-view
+preview and the package file editor."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from core.db.base import session_scope
+from core.db.models import Problem, ProblemVersion
+from core.grading.validate import SolutionResult, ValidationReport, must_fail_warning
+from core.settings import Settings
+
+from .test_pages_http import bearer
+
+
+def _store_report(settings: Settings, slug: str) -> int:
+    """Give the problem's newest version a finished report (as the worker stores it)."""
+    accepted = SolutionResult(file="solutions/accepted/times.py", expected="accepted", verdict="accepted", ok=True,
+                              score=4, passed_cases=3, total_cases=3, speed_ratio=1.37,
+                              case_speed_ratios={"timed": 1.37}, max_error_ratio=0.0)
+    loose = SolutionResult(file="solutions/wrong_answer/corner.py", expected="wrong_answer",
+                           verdict="wrong_answer", ok=True, score=3, passed_cases=2, total_cases=3,
+                           speed_ratio=2.5, case_speed_ratios={"timed": 2.5}, failed_cases=["small"])
+    report = ValidationReport(problem=slug, version="h", ok=True, budget_ratio=1000.0,
+                              solutions=[accepted, loose], warnings=[must_fail_warning(loose) or ""])
+    with session_scope(settings.effective_database_url) as session:
+        version = session.scalars(select(ProblemVersion).join(Problem, Problem.id == ProblemVersion.problem_id)
+                                  .where(Problem.slug == slug).order_by(ProblemVersion.id.desc())).first()
+        assert version is not None
+        version.validation = {**report.model_dump(mode="json"), "state": "done"}
+        session.commit()
+        return version.id
+
+
+def test_report_shows_speed_ratios_and_must_fail_warning(
+        web_client: TestClient, web_settings: Settings, tokens: dict[str, str]) -> None:
+    version_id = _store_report(web_settings, "web-scale")
+    html = web_client.get(f"/instructor/problems/web-scale?version={version_id}", headers=bearer(tokens["ines"])).text
+    assert "Time ÷ reference" in html
+    assert "<strong>1.37×</strong>" in html and "<strong>2.5×</strong>" in html
+    assert ("must-fail solution solutions/wrong_answer/corner.py passes 2 of 3 cases" in html)
+    assert 'class="table-wrap report-wrap"' in html  # the table scrolls inside its card
+    assert "2 / 3" in html
+    # The budget hint names the slowest accepted solution (the must-fail one is left out).
+    hint = html.split('id="budget-hint"', 1)[1].split("</p>", 1)[0]
+    assert "1.37×" in hint and "2.5" not in hint and "1000×" in hint
