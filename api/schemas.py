@@ -102,6 +102,7 @@ class VersionPublic(BaseModel):
     """One stored version of a problem package."""
 
     id: int
+    number: int = Field(description="the version's number within its problem: 1 for the first upload, then 2, ...")
     content_hash: str
     title: str
     created_at: datetime

@@ -24,14 +24,12 @@ router = APIRouter()
 
 def _dashboard(request: Request, session: SessionDep, user: Staff, errors: list[str] | None = None) -> HTMLResponse:
     problems = problem_service.list_problems(session, user)
-    rows = [
-        {
-            "problem": p,
-            "latest": next(iter(problem_service.list_versions(session, p)), None),
-            "counts": web_queries.verdict_counts(session, p),
-        }
-        for p in problems
-    ]
+    rows = []
+    for p in problems:
+        versions = problem_service.list_versions(session, p)
+        rows.append({"problem": p, "latest": next(iter(versions), None),
+                     "counts": web_queries.verdict_counts(session, p),
+                     "numbers": problem_service.version_numbers(versions)})
     return page(request, "instructor/dashboard.html", status_code=422 if errors else 200, rows=rows,
                 upload_errors=errors or [])
 
@@ -42,10 +40,11 @@ def dashboard(request: Request, session: SessionDep, user: Staff) -> HTMLRespons
     return _dashboard(request, session, user)
 
 
-def _staged_notice(staged: packages.Staged, stored: str) -> str:
+def _staged_notice(session: SessionDep, staged: packages.Staged, stored: str) -> str:
+    number = problem_service.version_number(session, staged.version)
     if staged.unchanged:
-        return f"Package unchanged: identical to version #{staged.version.id}, nothing stored."
-    return stored
+        return f"Package unchanged: identical to version v{number}, nothing stored."
+    return stored.format(number=f"v{number}")
 
 
 @router.post("/instructor/problems", response_model=None)
@@ -71,7 +70,7 @@ async def upload(
             return page(request, "instructor/problem.html", status_code=422, upload_errors=errors, **context)
         return _dashboard(request, session, user, errors)
     version = staged.version
-    notice = _staged_notice(staged, f"Package uploaded as version #{version.id}; a worker validates it.")
+    notice = _staged_notice(session, staged, "Package uploaded as version {number}; a worker validates it.")
     return redirect(f"/instructor/problems/{version.problem.slug}?version={version.id}", notice)
 
 
@@ -93,9 +92,11 @@ def _manage_context(
 ) -> dict[str, Any]:
     problem = problem_service.get_problem(session, slug, user, include_unpublished=True)
     selected = _version(session, slug, version_id, user)
+    versions = problem_service.list_versions(session, problem)
     return {
         "problem": problem,
-        "versions": problem_service.list_versions(session, problem),
+        "versions": versions,
+        "numbers": problem_service.version_numbers(versions),
         "selected": selected,
         "report": selected.validation,
         "counts": web_queries.verdict_counts(session, problem),
@@ -141,11 +142,11 @@ def publish(
 ) -> Response:
     """Make a validated version what students see."""
     check_csrf(request, csrf)
-    problem_service.publish(session, slug, version_id, force=force)
+    problem = problem_service.publish(session, slug, version_id, force=force)
     session.commit()
-    return redirect(
-        f"/instructor/problems/{slug}?version={version_id}", f"Version {version_id} is published."
-    )
+    assert problem.current_version is not None
+    number = problem_service.version_number(session, problem.current_version)
+    return redirect(f"/instructor/problems/{slug}?version={version_id}", f"Version v{number} is published.")
 
 
 @router.post("/instructor/problems/{slug}/unpublish")
@@ -190,6 +191,7 @@ def edit_form(
         "instructor/edit.html",
         problem=selected.problem,
         selected=selected,
+        number=problem_service.version_number(session, selected),
         texts=packages.editable_texts(selected),
     )
 
@@ -211,10 +213,11 @@ async def save_edit(
         base = _version(session, slug, base_id or None, user)
         texts = {**packages.editable_texts(base), **edits}
         return page(request, "instructor/edit.html", status_code=422, problem=base.problem, selected=base,
-                    texts=texts, errors=str(exc).splitlines())
+                    number=problem_service.version_number(session, base), texts=texts,
+                    errors=str(exc).splitlines())
     version = staged.version
     return redirect(f"/instructor/problems/{version.problem.slug}?version={version.id}",
-                    _staged_notice(staged, "Saved as a new version."))
+                    _staged_notice(session, staged, "Saved as version {number}; a worker validates it."))
 
 
 @router.get("/instructor/submissions", response_class=HTMLResponse)

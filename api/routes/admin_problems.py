@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import PlainTextResponse
+from sqlalchemy.orm import Session
 
 from api import packages as package_flow
 from api.deps import DispatcherDep, IdPath, SessionDep, StaffUser
@@ -19,10 +20,15 @@ from core.services import submissions as submission_service
 router = APIRouter(prefix="/admin/problems", tags=["instructor"])
 
 
-def version_public(problem: Problem, version: ProblemVersion) -> VersionPublic:
-    """The API view of a stored version."""
+def version_public(session: Session, problem: Problem, version: ProblemVersion,
+                   number: int | None = None) -> VersionPublic:
+    """The API view of a stored version; `number` (its number within the problem: v1, v2,
+    ...) is counted when not given."""
+    if number is None:
+        number = problem_service.version_number(session, version)
     return VersionPublic(
         id=version.id,
+        number=number,
         content_hash=version.content_hash,
         title=version.title,
         created_at=version.created_at,
@@ -51,7 +57,7 @@ async def upload_package(
     problem = version.problem
     return UploadResult(
         problem=problem.slug,
-        version=version_public(problem, version),
+        version=version_public(session, problem, version),
         validation=version.validation or {},
         publish_url=f"/api/v1/admin/problems/{problem.slug}/publish",
         unchanged=staged.unchanged,
@@ -68,14 +74,16 @@ def validate_version(
     problem = problem_service.get_problem(session, slug, user)
     version = problem_service.get_version(session, problem, version_id)
     package_flow.validate_again(session, dispatcher, version)
-    return version_public(problem, version)
+    return version_public(session, problem, version)
 
 
 @router.get("/{slug}/versions", response_model=list[VersionPublic])
 def versions(slug: str, session: SessionDep, user: StaffUser) -> list[VersionPublic]:
     """Every stored version of a problem, newest first, with its validation report."""
     problem = problem_service.get_problem(session, slug, user)
-    return [version_public(problem, v) for v in problem_service.list_versions(session, problem)]
+    listed = problem_service.list_versions(session, problem)
+    numbers = problem_service.version_numbers(listed)
+    return [version_public(session, problem, v, numbers[v.id]) for v in listed]
 
 
 @router.post("/{slug}/publish", response_model=VersionPublic)
@@ -85,7 +93,7 @@ def publish(slug: str, session: SessionDep, user: StaffUser, body: PublishReques
     problem = problem_service.publish(session, slug, body.version_id, force=body.force)
     session.commit()
     assert problem.current_version is not None
-    return version_public(problem, problem.current_version)
+    return version_public(session, problem, problem.current_version)
 
 
 @router.post("/{slug}/unpublish", response_model=VersionPublic)
@@ -94,7 +102,7 @@ def unpublish(slug: str, session: SessionDep, user: StaffUser) -> VersionPublic:
     problem = problem_service.unpublish(session, slug)
     session.commit()
     version = problem_service.current_version(problem)
-    return version_public(problem, version)
+    return version_public(session, problem, version)
 
 
 @router.get("/grades.csv", response_class=PlainTextResponse)

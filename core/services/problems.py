@@ -13,7 +13,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.db.models import Problem, ProblemVersion, Role, User
@@ -268,6 +268,20 @@ def list_versions(session: Session, problem: Problem) -> list[ProblemVersion]:
             select(ProblemVersion).where(ProblemVersion.problem_id == problem.id).order_by(ProblemVersion.id.desc())
         )
     )
+
+
+def version_numbers(versions: list[ProblemVersion]) -> dict[int, int]:
+    """Version id -> its number within its problem (v1 is the oldest), for every version of
+    one problem as list_versions gives them. Derived from the order of the versions: ids
+    only grow and versions are never deleted one by one, so a number never changes."""
+    return {v.id: n for n, v in enumerate(sorted(versions, key=lambda v: v.id), start=1)}
+
+
+def version_number(session: Session, version: ProblemVersion) -> int:
+    """One version's number within its problem: how many versions came before it, plus one."""
+    earlier = session.scalar(select(func.count()).select_from(ProblemVersion).where(
+        ProblemVersion.problem_id == version.problem_id, ProblemVersion.id < version.id))
+    return int(earlier or 0) + 1
 
 
 def get_version(session: Session, problem: Problem, version_id: int | None = None) -> ProblemVersion:

@@ -46,3 +46,42 @@ def test_report_shows_speed_ratios_and_must_fail_warning(
     # The budget hint names the slowest accepted solution (the must-fail one is left out).
     hint = html.split('id="budget-hint"', 1)[1].split("</p>", 1)[0]
     assert "1.37×" in hint and "2.5" not in hint and "1000×" in hint
+
+
+def _stage_edit(settings: Settings, slug: str, edits: dict[str, str]) -> int:
+    """A new version of `slug` from its newest one with `edits`, staged through the same
+    service call the edit page uses (validation left pending: no worker here)."""
+    from core.db.models import User
+    from core.services import packages
+    from core.services import problems as problem_service
+
+    with session_scope(settings.effective_database_url) as session:
+        problem = problem_service.get_problem(session, slug, None, include_unpublished=True)
+        base = problem_service.get_version(session, problem)
+        ines = session.scalars(select(User).where(User.name == "ines")).one()
+        staged = packages.stage_edit(session, base, edits, ines)
+        session.commit()
+        return staged.version.id
+
+
+def test_versions_are_numbered_per_problem(web_client: TestClient, web_settings: Settings,
+                                           tokens: dict[str, str]) -> None:
+    # Seeded: web-scale (id 1), then multi-head-matmul (id 2); this edit is web-scale's second.
+    new_id = _stage_edit(web_settings, "web-scale", {"statement.md": "# Scale\n\nSecond version.\n"})
+    h = bearer(tokens["ines"])
+    listed = web_client.get("/api/v1/admin/problems/web-scale/versions", headers=h).json()
+    assert [(v["id"], v["number"]) for v in listed] == [(new_id, 2), (1, 1)]
+    assert new_id != 2  # the global id is not the number
+    other = web_client.get("/api/v1/admin/problems/multi-head-matmul/versions", headers=h).json()
+    assert [v["number"] for v in other] == [1]
+    html = web_client.get(f"/instructor/problems/web-scale?version={new_id}", headers=h).text
+    assert "Validation of version v2" in html and "Publish version v2" in html
+    assert "<strong>v1</strong>" in html and "<strong>v2</strong>" in html
+    assert f"#{new_id}" not in html
+    dashboard = web_client.get("/instructor", headers=h).text
+    row = dashboard.split('href="/instructor/problems/web-scale"', 1)[1].split("</tr>", 1)[0]
+    assert "v2 <code>" in row
+    r = web_client.post("/instructor/problems/web-scale/publish", headers=h,
+                        data={"version_id": new_id, "force": "true"})
+    assert r.status_code == 303
+    assert "v2" in web_client.get(r.headers["location"], headers=h).text.split('class="flash', 1)[1][:200]
