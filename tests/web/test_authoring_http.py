@@ -85,3 +85,23 @@ def test_versions_are_numbered_per_problem(web_client: TestClient, web_settings:
                         data={"version_id": new_id, "force": "true"})
     assert r.status_code == 303
     assert "v2" in web_client.get(r.headers["location"], headers=h).text.split('class="flash', 1)[1][:200]
+
+
+def test_version_diff_page(web_client: TestClient, web_settings: Settings, tokens: dict[str, str]) -> None:
+    new_id = _stage_edit(web_settings, "web-scale", {"statement.md": "# Scale\n\nNow scale by $\\beta$.\n"})
+    h = bearer(tokens["ines"])
+    manage = web_client.get(f"/instructor/problems/web-scale?version={new_id}", headers=h).text
+    assert f'/instructor/problems/web-scale/diff?base=1&amp;to={new_id}' in manage  # linked from the list
+    r = web_client.get(f"/instructor/problems/web-scale/diff?base=1&to={new_id}", headers=h)
+    assert r.status_code == 200
+    assert "v1 → v2" in r.text
+    assert 'data-path="statement.md" data-status="changed"' in r.text
+    assert '<span class="add">+Now scale by $\\beta$.</span>' in r.text
+    assert 'data-path="driver.py"' not in r.text  # unchanged files are counted, not shown
+    assert "6 file(s) unchanged" in r.text
+    # The default compares the newest version with the one before it.
+    assert "v1 → v2" in web_client.get("/instructor/problems/web-scale/diff", headers=h).text
+    first = web_client.get("/instructor/problems/web-scale/diff?to=1", headers=h).text
+    assert "nothing to compare" in first
+    assert web_client.get("/instructor/problems/web-scale/diff?base=999", headers=h).status_code == 404
+    assert web_client.get("/instructor/problems/web-scale/diff", headers=bearer(tokens["alice"])).status_code == 403

@@ -1,0 +1,49 @@
+"""Instructor authoring pages: the diff between two versions of a problem, the student view
+of an unpublished version (preview), and the package file editor."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from api.deps import SessionDep
+from api.pages.common import Staff, page
+from core.db.models import Problem, ProblemVersion
+from core.services import package_diff
+from core.services import problems as problem_service
+from core.services.errors import NotFoundError
+
+router = APIRouter()
+
+
+def _versions(session: SessionDep, slug: str, user: Staff) -> tuple[Problem, list[ProblemVersion], dict[int, int]]:
+    problem = problem_service.get_problem(session, slug, user, include_unpublished=True)
+    versions = problem_service.list_versions(session, problem)
+    return problem, versions, problem_service.version_numbers(versions)
+
+
+@router.get("/instructor/problems/{slug}/diff", response_class=HTMLResponse)
+def version_diff(
+    request: Request, slug: str, session: SessionDep, user: Staff, to: int | None = None,
+    base: int | None = None,
+) -> HTMLResponse:
+    """Every file of two versions compared: `to` (default: the newest) against `base`
+    (default: the version before it). Unified diffs per changed file; added and removed
+    files listed."""
+    problem, versions, numbers = _versions(session, slug, user)
+    if not versions:
+        raise NotFoundError(f"problem {slug!r} has no versions")
+    by_id = {v.id: v for v in versions}
+    new = by_id.get(to) if to is not None else versions[0]
+    if new is None:
+        raise NotFoundError(f"problem {slug!r} has no version {to}")
+    if base is None:
+        older = [v for v in versions if v.id < new.id]
+        old = older[0] if older else None
+    else:
+        old = by_id.get(base)
+        if old is None:
+            raise NotFoundError(f"problem {slug!r} has no version {base}")
+    diff = package_diff.diff_versions(old, new, numbers[old.id], numbers[new.id]) if old is not None else None
+    return page(request, "instructor/diff.html", problem=problem, versions=versions, numbers=numbers,
+                old=old, new=new, diff=diff)
