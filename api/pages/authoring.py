@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 from api.deps import SessionDep
 from api.pages.common import Staff, page
 from core.db.models import Problem, ProblemVersion
-from core.services import package_diff
+from core.services import package_diff, workspace
 from core.services import problems as problem_service
 from core.services.errors import NotFoundError
 
@@ -47,3 +47,23 @@ def version_diff(
     diff = package_diff.diff_versions(old, new, numbers[old.id], numbers[new.id]) if old is not None else None
     return page(request, "instructor/diff.html", problem=problem, versions=versions, numbers=numbers,
                 old=old, new=new, diff=diff)
+
+
+@router.get("/instructor/problems/{slug}/versions/{version_id}/preview", response_class=HTMLResponse)
+def preview(request: Request, slug: str, version_id: int, session: SessionDep, user: Staff) -> HTMLResponse:
+    """A version's problem page as a student would see it (statement, starter, public cases,
+    limits), published or not, marked as a preview, with Run and Submit disabled."""
+    problem, versions, numbers = _versions(session, slug, user)
+    version = next((v for v in versions if v.id == version_id), None)
+    if version is None:
+        raise NotFoundError(f"problem {slug!r} has no version {version_id}")
+    cases = version.summary.get("cases", [])
+    live = numbers.get(problem.current_version_id or 0) if problem.published else None
+    return page(
+        request, "problem.html", problem=problem, version=version, info=version.summary,
+        public_cases=[c for c in cases if c.get("visibility") == "public"],
+        hidden_count=sum(1 for c in cases if c.get("visibility") != "public"), mine=[],
+        files=[workspace.EditorFile(workspace.module_paths(version.summary)[0], version.starter or "")],
+        module_paths=workspace.module_paths(version.summary), package=workspace.is_package_problem(version.summary),
+        error="", source="editor", preview={"number": numbers[version.id], "live": live},
+    )

@@ -105,3 +105,29 @@ def test_version_diff_page(web_client: TestClient, web_settings: Settings, token
     assert "nothing to compare" in first
     assert web_client.get("/instructor/problems/web-scale/diff?base=999", headers=h).status_code == 404
     assert web_client.get("/instructor/problems/web-scale/diff", headers=bearer(tokens["alice"])).status_code == 403
+
+
+def test_student_view_preview_of_an_unpublished_version(
+        web_client: TestClient, web_settings: Settings, tokens: dict[str, str]) -> None:
+    new_id = _stage_edit(web_settings, "web-scale", {
+        "statement.md": "# Scale\n\nPreview me: multiply by alpha.\n",
+        "starter.py": "import torch\n\n\ndef scale(x, alpha):\n    raise NotImplementedError  # v2 starter\n"})
+    h = bearer(tokens["ines"])
+    assert f"/instructor/problems/web-scale/versions/{new_id}/preview" in web_client.get(
+        f"/instructor/problems/web-scale?version={new_id}", headers=h).text
+    r = web_client.get(f"/instructor/problems/web-scale/versions/{new_id}/preview", headers=h)
+    assert r.status_code == 200
+    html = r.text
+    assert 'id="preview-banner"' in html and "Preview of version v2 (not published: students see v1)" in html
+    assert "Preview me: multiply by alpha." in html and "# v2 starter" in html
+    assert 'id="submit-button" disabled' in html and 'id="run-button" disabled' in html
+    assert "small" in html and "Public test cases" in html  # the public case and the limits
+    assert "60 s per run" in html
+    # Students see the published version, and cannot open a preview.
+    student = web_client.get("/problems/web-scale", headers=bearer(tokens["alice"])).text
+    assert "Preview me" not in student and "preview-banner" not in student
+    assert web_client.get(f"/instructor/problems/web-scale/versions/{new_id}/preview",
+                          headers=bearer(tokens["alice"])).status_code == 403
+    assert web_client.get("/instructor/problems/web-scale/versions/999/preview", headers=h).status_code == 404
+    live = web_client.get("/instructor/problems/web-scale/versions/1/preview", headers=h).text
+    assert "(the published version)" in live
