@@ -35,6 +35,13 @@ async def edit(
     return await _stage(session, dispatcher, lambda: packages.stage_edit(session, base, edits, user))
 
 
+async def change_file(session: Session, user: User, dispatcher: Dispatcher, base: ProblemVersion, path: str,
+                      text: str | None) -> packages.Staged:
+    """Stage `base` with one file written, created or (text None) deleted as a new version,
+    and validate it on a worker."""
+    return await _stage(session, dispatcher, lambda: packages.stage_file_change(session, base, user, path, text))
+
+
 def validate_again(session: Session, dispatcher: Dispatcher, version: ProblemVersion) -> None:
     """Have a worker validate a stored version (again)."""
     packages.request_validation(version)

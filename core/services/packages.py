@@ -21,10 +21,11 @@ Front ends: stage (or request_validation), commit, then send the task for `versi
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from sqlalchemy import select
@@ -46,6 +47,7 @@ log = logging.getLogger(__name__)
 # Files an instructor may edit in the browser; everything else in the package is kept as is.
 EDITABLE = ("problem.toml", "statement.md", "starter.py", "reference.py", "driver.py")
 MAX_EDIT_BYTES = 512 * 1024
+_PATH_SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
 @dataclass(frozen=True)
@@ -143,6 +145,72 @@ def stage_edit(session: Session, version: ProblemVersion, edits: dict[str, str],
         if data.strip() or name in files:
             files[name] = data
     return stage_files(session, files, user, expected_slug=version.problem.slug)
+
+
+def check_package_path(path: str) -> str:
+    """A file path inside a package as typed in the browser, normalised (a/b.py), or
+    ProblemError: no absolute path, no '..', no hidden or cache files, plain names only."""
+    raw = path.strip().replace("\\", "/")
+    if not raw:
+        raise ProblemError("give the file's path inside the package, e.g. solutions/accepted/fast.py")
+    if raw.startswith("/") or re.match(r"^[A-Za-z]:", raw):
+        raise ProblemError(f"{path!r}: absolute paths are not allowed; give a path inside the package")
+    parts = [p for p in PurePosixPath(raw).parts if p not in ("", ".")]
+    if ".." in parts:
+        raise ProblemError(f"{path!r}: '..' is not allowed; the file must stay inside the package")
+    if not parts or len(parts) > PACKAGE_LIMITS.max_depth:
+        raise ProblemError(f"{path!r}: at most {PACKAGE_LIMITS.max_depth} folders deep")
+    for part in parts:
+        if part.startswith(".") or part == "__pycache__" or part.endswith(".pyc"):
+            raise ProblemError(f"{path!r}: hidden files and caches are not part of a package")
+        if not _PATH_SEGMENT.match(part) or len(part) > 100:
+            raise ProblemError(f"{path!r}: use letters, digits, '_', '-' and '.' in file names")
+    return "/".join(parts)
+
+
+def package_listing(version: ProblemVersion) -> list[tuple[str, int, bool]]:
+    """(path, size in bytes, editable as text) for every file of a stored version, by path."""
+    files = package_files(version)
+    return [(path, len(data), _is_text(data)) for path, data in sorted(files.items())]
+
+
+def package_text(version: ProblemVersion, path: str) -> str | None:
+    """One file of a version as text; None when the version has no such file.
+    ProblemError for a binary file (not editable in the browser)."""
+    data = package_files(version).get(check_package_path(path))
+    if data is None:
+        return None
+    if not _is_text(data):
+        raise ProblemError(f"{path}: not a text file; upload a package to change it")
+    return data.decode("utf-8")
+
+
+def stage_file_change(session: Session, version: ProblemVersion, user: User, path: str,
+                      text: str | None) -> Staged:
+    """A new version from `version` with one file written (`text`), created, or deleted
+    (`text` None), checked and staged as uploads are (not committed)."""
+    files = package_files(version)
+    name = check_package_path(path)
+    if text is None:
+        if name not in files:
+            raise ProblemError(f"{name}: no such file in version {version.id}")
+        del files[name]
+    else:
+        data = text.replace("\r\n", "\n").encode("utf-8")
+        if len(data) > MAX_EDIT_BYTES:
+            raise ProblemError(f"{name}: too large to edit here (at most {MAX_EDIT_BYTES} bytes)")
+        if name not in files and len(files) >= PACKAGE_LIMITS.max_files:
+            raise ProblemError(f"a package holds at most {PACKAGE_LIMITS.max_files} files")
+        files[name] = data
+    return stage_files(session, files, user, expected_slug=version.problem.slug)
+
+
+def _is_text(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return b"\x00" not in data
 
 
 def _without_server_paths(value: Any, settings: Settings) -> Any:

@@ -4,6 +4,9 @@ preview and the package file editor."""
 
 from __future__ import annotations
 
+from html import unescape
+
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -12,7 +15,7 @@ from core.db.models import Problem, ProblemVersion
 from core.grading.validate import SolutionResult, ValidationReport, must_fail_warning
 from core.settings import Settings
 
-from .test_pages_http import bearer
+from .test_pages_http import _wait_state, bearer
 
 
 def _store_report(settings: Settings, slug: str) -> int:
@@ -131,3 +134,88 @@ def test_student_view_preview_of_an_unpublished_version(
     assert web_client.get("/instructor/problems/web-scale/versions/999/preview", headers=h).status_code == 404
     live = web_client.get("/instructor/problems/web-scale/versions/1/preview", headers=h).text
     assert "(the published version)" in live
+
+
+def _versions_of(client: TestClient, token: str, slug: str = "web-scale") -> list[int]:
+    return [v["id"] for v in client.get(f"/api/v1/admin/problems/{slug}/versions", headers=bearer(token)).json()]
+
+
+def test_file_editor_refuses_paths_outside_the_package(
+        web_client: TestClient, web_settings: Settings, tokens: dict[str, str]) -> None:
+    h = bearer(tokens["ines"])
+    page = web_client.get("/instructor/problems/web-scale/files?version=1", headers=h)
+    assert page.status_code == 200
+    assert "solutions/wrong_answer/corner.py" in page.text and "problem.toml" in page.text
+    opened = web_client.get("/instructor/problems/web-scale/files?version=1&path=solutions/accepted/times.py",
+                            headers=h).text
+    assert "def scale" in opened and 'id="delete-file"' in opened
+    before = _versions_of(web_client, tokens["ines"])
+    refused = {
+        "../evil.py": "'..' is not allowed",
+        "solutions/../../evil.py": "'..' is not allowed",
+        "/etc/passwd": "absolute paths are not allowed",
+        "C:/x.py": "absolute paths are not allowed",
+        ".hidden/x.py": "hidden files",
+        "": "give the file's path",
+        "sol utions/x.py": "use letters, digits",
+    }
+    for path, message in refused.items():
+        r = web_client.post("/instructor/problems/web-scale/files", headers=h,
+                            data={"version_id": 1, "path": path, "text": "x = 1\n"})
+        assert r.status_code == 422, path
+        assert message in unescape(r.text), path
+        assert str(web_settings.data_dir) not in r.text and "/tmp/" not in r.text
+    r = web_client.post("/instructor/problems/web-scale/files", headers=h,
+                        data={"version_id": 1, "path": "missing.py", "action": "delete"})
+    assert r.status_code == 422 and "no such file" in r.text
+    # A package the loader refuses is not stored either, and its message names no server folder.
+    r = web_client.post("/instructor/problems/web-scale/files", headers=h,
+                        data={"version_id": 1, "path": "problem.toml", "text": "slug = [broken\n"})
+    assert r.status_code == 422 and "problem.toml" in r.text and "tj-package-" not in r.text
+    assert "slug = [broken" in r.text  # the text is kept on the form
+    assert _versions_of(web_client, tokens["ines"]) == before
+    assert web_client.get("/instructor/problems/web-scale/files", headers=bearer(tokens["alice"])).status_code == 403
+
+
+PARTLY_WRONG = ("import torch\n\n\ndef scale(x, alpha):\n"
+                "    return x * alpha + (1 if tuple(x.shape) == (5, 7) else 0)\n")
+
+
+@pytest.mark.sandbox
+@pytest.mark.slow
+def test_add_edit_delete_a_solution_validated_on_a_real_worker(
+        worker_app: tuple[TestClient, dict[str, str]]) -> None:
+    # Added in the browser, the package is stored as a new version and the worker process
+    # validates it in the sandbox: the new must-fail solution is in the report, with its warning.
+    client, tokens = worker_app
+    h = bearer(tokens["ines"])
+    r = client.post("/instructor/problems/web-scale/files", headers=h,
+                    data={"version_id": 1, "path": "./solutions/wrong_answer/partly.py", "text": PARTLY_WRONG})
+    assert r.status_code == 303, r.text
+    url = r.headers["location"].split("&")[0]
+    added = int(url.split("version=")[1])
+    page = _wait_state(client, tokens["ines"], url, "done")
+    assert "solutions/wrong_answer/partly.py" in page
+    assert "must-fail solution solutions/wrong_answer/partly.py passes 2 of 3 cases" in page
+    assert 'id="validation-result">Valid<' in page  # a warning, not an error
+    assert "Time ÷ reference" in page and "×</strong>" in page
+    # Edit it (now wrong everywhere), then delete it: two more versions.
+    r = client.post("/instructor/problems/web-scale/files", headers=h,
+                    data={"version_id": added, "path": "solutions/wrong_answer/partly.py",
+                          "text": PARTLY_WRONG.replace("(5, 7)", "tuple(x.shape)")})
+    assert r.status_code == 303
+    edited = int(r.headers["location"].split("version=")[1].split("&")[0])
+    assert "tuple(x.shape) == tuple(x.shape)" in client.get(
+        f"/instructor/problems/web-scale/files?version={edited}&path=solutions/wrong_answer/partly.py", headers=h).text
+    r = client.post("/instructor/problems/web-scale/files", headers=h,
+                    data={"version_id": edited, "path": "solutions/wrong_answer/partly.py", "action": "delete"})
+    assert r.status_code == 303
+    deleted = int(r.headers["location"].split("version=")[1].split("&")[0])
+    assert deleted == 1  # the package is v1 again: nothing new is stored, v1 is shown
+    assert "identical to version v1" in client.get(r.headers["location"], headers=h).text
+    listing = client.get(f"/instructor/problems/web-scale/files?version={deleted}", headers=h).text
+    assert "partly.py" not in listing and "corner.py" in listing
+    diff = client.get(f"/instructor/problems/web-scale/diff?base={edited}&to={deleted}", headers=h).text
+    assert 'data-path="solutions/wrong_answer/partly.py" data-status="removed"' in diff
+    versions = client.get("/api/v1/admin/problems/web-scale/versions", headers=h).json()
+    assert [v["number"] for v in versions] == [3, 2, 1]
