@@ -44,6 +44,16 @@ def database_unavailable(exc: BaseException) -> bool:
     return isinstance(exc, sa_exc.DBAPIError) and bool(exc.connection_invalidated)
 
 
+UNSTORABLE_MESSAGE = ("the request holds a value the database cannot store (a NUL character in text, "
+                      "or a number out of range)")
+
+
+def unstorable_input(exc: BaseException) -> bool:
+    """Whether an unexpected error is the database refusing a value the client sent (a 422,
+    never a 500): Postgres text cannot hold NUL characters, integers have a range."""
+    return isinstance(exc, sa_exc.DataError)
+
+
 def status_for(exc: TensorJudgeError) -> int:
     """The HTTP status of a user-facing error."""
     return next((code for cls, code in STATUS_BY_ERROR if isinstance(exc, cls)), DEFAULT_STATUS)

@@ -17,10 +17,12 @@ from api.docs import install_docs
 from api.errors import (
     RETRY_AFTER_S,
     UNAVAILABLE_MESSAGE,
+    UNSTORABLE_MESSAGE,
     database_unavailable,
     describe_validation,
     headers_for,
     status_for,
+    unstorable_input,
 )
 from api.openapi_doc import ERROR_RESPONSES, document_optional_auth
 from api.routes import admin_problems, auth, health, leaderboard, problems, submissions, tokens, trials, users
@@ -57,6 +59,8 @@ def _install_error_handlers(app: FastAPI) -> None:
             log.warning("database unavailable: %s", exc.__class__.__name__)
             return JSONResponse({"detail": UNAVAILABLE_MESSAGE}, status_code=503,
                                 headers={"Retry-After": str(RETRY_AFTER_S)})
+        if unstorable_input(exc):
+            return JSONResponse({"detail": UNSTORABLE_MESSAGE}, status_code=422)
         log.exception("unhandled error", exc_info=exc)
         return JSONResponse({"detail": "internal server error"}, status_code=500)
 

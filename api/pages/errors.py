@@ -12,7 +12,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.errors import RETRY_AFTER_S, database_unavailable, describe_validation, headers_for, status_for
+from api.errors import (
+    RETRY_AFTER_S,
+    UNSTORABLE_MESSAGE,
+    database_unavailable,
+    describe_validation,
+    headers_for,
+    status_for,
+    unstorable_input,
+)
 from api.pages.common import LoginRequired, page
 from core.errors import TensorJudgeError
 
@@ -96,6 +104,8 @@ def install(app: FastAPI) -> None:
             log.warning("database unavailable on %s: %s", request.url.path, exc.__class__.__name__)
             return error_page(request, 503, "The service cannot reach its database right now; try again in a "
                               "few seconds.", {"Retry-After": str(RETRY_AFTER_S)})
+        if unstorable_input(exc):
+            return error_page(request, 422, UNSTORABLE_MESSAGE[0].upper() + UNSTORABLE_MESSAGE[1:] + ".")
         log.exception("unhandled error on %s", request.url.path, exc_info=exc)
         return error_page(request, 500, "An unexpected error occurred; it has been logged.")
 
