@@ -156,7 +156,8 @@ class Stack:
                                             timeout=30).stdout or "[]")
         found = {}
         for d in details:
-            host = (d["Config"]["Labels"] or {}).get("tensorjudge.owner", "").rpartition(":")[0]
+            # The owner label is host:pid:start-time (sandbox/backends/docker.py).
+            host = (d["Config"]["Labels"] or {}).get("tensorjudge.owner", "").split(":")[0]
             if host in self.worker_hosts:
                 found[d["Id"]] = host
         return found

@@ -137,8 +137,11 @@ def test_uploaded_package_validated_and_submission_graded(stack: Stack, tokens: 
     student = tokens["student"]
     plus = (PACKAGE / "solutions" / "accepted" / "plus.py").read_bytes()
     minus = (PACKAGE / "solutions" / "wrong_answer" / "minus.py").read_bytes()
-    good, bad = _submit(stack, student, plus), _submit(stack, student, minus)
-    good_s, bad_s = _final(stack, student, good, 240), _final(stack, student, bad, 240)
+    # One after the other: a newer submission would supersede a still-queued older one.
+    good = _submit(stack, student, plus)
+    good_s = _final(stack, student, good, 240)
+    bad = _submit(stack, student, minus)
+    bad_s = _final(stack, student, bad, 240)
     assert (good_s["status"], good_s["verdict"], good_s["score"]) == ("done", "accepted", 3), good_s
     assert (bad_s["status"], bad_s["verdict"]) == ("done", "wrong_answer"), bad_s
 
