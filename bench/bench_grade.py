@@ -75,8 +75,9 @@ def measure(problem: Any, settings: Settings) -> dict[str, float]:
     try:
         _, path = next((v, p) for v, p in problem.solutions() if v == "accepted")
         t0 = time.monotonic()
-        report = pipeline.grade(problem, solution_files(path), settings=settings,
-                                backend=traced_backend(settings))
+        # A known solution, graded as `problem validate` does: over the package's support tree.
+        report = pipeline.grade_detailed(problem, solution_files(path), settings=settings,
+                                         backend=traced_backend(settings), support=problem.support_files()).report
         total = time.monotonic() - t0
     finally:
         pipeline.get_backend = real_get_backend
@@ -135,7 +136,8 @@ def spread(problem: Any, settings: Settings, n: int) -> None:
     _, path = next((v, p) for v, p in problem.solutions() if v == "accepted")
     ratios = []
     for _ in range(n):
-        report = pipeline.grade(problem, solution_files(path), settings=settings)
+        report = pipeline.grade_detailed(problem, solution_files(path), settings=settings,
+                                         support=problem.support_files()).report
         ratios += [c.timings.ratio for c in report.cases if c.timings][:1]
     if ratios:
         q = statistics.quantiles(ratios, n=10) if len(ratios) >= 2 else [ratios[0]] * 9

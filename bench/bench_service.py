@@ -162,6 +162,8 @@ def run(args: argparse.Namespace, urls: dict[str, str]) -> None:
         TENSORJUDGE_DATA_DIR=str(data),
         TENSORJUDGE_PROBLEMS_DIR=str(problems),
         TENSORJUDGE_WORKER_CONCURRENCY=str(args.worker_concurrency),
+        # One bench user sends many submissions at once: each must be graded, not superseded.
+        TENSORJUDGE_QUEUE_SUPERSEDE="false",
         PYTHONPATH=str(REPO),
     )
     cli = [sys.executable, "-m", "cli.main"]
