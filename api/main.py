@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.dispatch import CeleryDispatcher, Dispatcher
@@ -52,6 +53,11 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail: Any = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
+
+    # Its own handler (not the catch-all below, which Starlette re-raises after answering).
+    @app.exception_handler(sa_exc.DataError)
+    async def _unstorable(_: Request, exc: sa_exc.DataError) -> JSONResponse:
+        return JSONResponse({"detail": UNSTORABLE_MESSAGE}, status_code=422)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -10,6 +10,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.errors import (
@@ -67,7 +68,7 @@ def install(app: FastAPI) -> None:
     """Wrap the API's error handlers: pages get HTML, /api keeps JSON."""
     original: dict[type[Exception], Handler] = {
         cls: app.exception_handlers[cls]  # type: ignore[misc]
-        for cls in (TensorJudgeError, RequestValidationError, StarletteHTTPException, Exception)
+        for cls in (TensorJudgeError, RequestValidationError, StarletteHTTPException, sa_exc.DataError, Exception)
         if cls in app.exception_handlers
     }
 
@@ -99,6 +100,9 @@ def install(app: FastAPI) -> None:
             message = "There is no page at this address."
         return error_page(request, exc.status_code, message)
 
+    def unstorable(request: Request, exc: Exception) -> Response:
+        return error_page(request, 422, UNSTORABLE_MESSAGE[0].upper() + UNSTORABLE_MESSAGE[1:] + ".")
+
     def unexpected(request: Request, exc: Exception) -> Response:
         if database_unavailable(exc):
             log.warning("database unavailable on %s: %s", request.url.path, exc.__class__.__name__)
@@ -112,6 +116,7 @@ def install(app: FastAPI) -> None:
     wrap(TensorJudgeError, user_error)
     wrap(RequestValidationError, validation)
     wrap(StarletteHTTPException, http_error)
+    wrap(sa_exc.DataError, unstorable)
     wrap(Exception, unexpected)
 
     @app.exception_handler(LoginRequired)
