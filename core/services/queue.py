@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, aliased
 
 from core.db.base import utcnow
 from core.db.lifecycle_models import WorkerHeartbeat
-from core.db.models import Lane, Submission, SubmissionStatus
+from core.db.models import Lane, ProblemVersion, Submission, SubmissionFile, SubmissionStatus, User
 from core.settings import Settings
 
 _CLAIM_TRIES = 5
@@ -44,6 +44,31 @@ class Claim:
     job: int
     token: str
     attempts: int
+
+
+def add_queued(session: Session, settings: Settings, user: User, version: ProblemVersion,
+               files: dict[str, bytes], *, max_score: float, kind: str = "submission",
+               idempotency_key: str | None = None) -> Submission:
+    """Store a new live-lane queued row of the version's queue (flushed, not committed) and
+    supersede the same student's older queued row of that kind (settings.queue_supersede)."""
+    submission = Submission(
+        user_id=user.id,
+        problem_id=version.problem_id,
+        problem_version_id=version.id,
+        status=SubmissionStatus.QUEUED,
+        queue="gpu" if version.needs_gpu else "cpu",
+        lane=Lane.LIVE.value,
+        queued_at=utcnow(),
+        kind=kind,
+        idempotency_key=idempotency_key,
+        max_score=max_score,
+        files=[SubmissionFile(path=p, content=c) for p, c in sorted(files.items())],
+    )
+    session.add(submission)
+    session.flush()
+    if settings.queue_supersede:
+        supersede_older(session, submission)
+    return submission
 
 
 def supersede_older(session: Session, submission: Submission) -> list[int]:

@@ -17,7 +17,6 @@ from core.db.models import (
     ProblemVersion,
     Role,
     Submission,
-    SubmissionFile,
     SubmissionStatus,
     User,
 )
@@ -67,23 +66,8 @@ def create(
     version = problem_service.current_version(problem)
     files = normalize_upload(uploads, upload_limits(settings))
     check_solution(files, version.summary)  # empty, or no file for the graded module: 400
-    submission = Submission(
-        user_id=user.id,
-        problem_id=problem.id,
-        problem_version_id=version.id,
-        status=SubmissionStatus.QUEUED,
-        queue="gpu" if version.needs_gpu else "cpu",
-        lane=Lane.LIVE.value,
-        queued_at=utcnow(),
-        idempotency_key=idempotency_key,
-        max_score=float(version.summary.get("max_score", 0.0)),
-        files=[SubmissionFile(path=p, content=c) for p, c in sorted(files.items())],
-    )
-    session.add(submission)
-    session.flush()
-    if settings.queue_supersede:
-        fair_queue.supersede_older(session, submission)
-    return submission
+    return fair_queue.add_queued(session, settings, user, version, files, idempotency_key=idempotency_key,
+                                 max_score=float(version.summary.get("max_score", 0.0)))
 
 
 def check_idempotency_key(key: str | None) -> str | None:

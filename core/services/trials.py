@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.db.base import utcnow
-from core.db.models import Lane, Submission, SubmissionFile, SubmissionStatus, User
+from core.db.models import Submission, User
 from core.errors import TensorJudgeError
 from core.services import problems as problem_service
 from core.services import queue as fair_queue
@@ -52,23 +52,8 @@ def create_trial(session: Session, settings: Settings, user: User, slug: str, up
     files = normalize_upload(uploads, limits)
     check_solution(files, version.summary)
     _check_rate(session, settings, user)
-    trial = Submission(
-        user_id=user.id,
-        problem_id=problem.id,
-        problem_version_id=version.id,
-        status=SubmissionStatus.QUEUED,
-        queue="gpu" if version.needs_gpu else "cpu",
-        lane=Lane.LIVE.value,
-        queued_at=utcnow(),
-        kind=Kind.TRIAL.value,
-        max_score=float(sum(float(c.get("points", 0)) for c in public)),
-        files=[SubmissionFile(path=p, content=c) for p, c in sorted(files.items())],
-    )
-    session.add(trial)
-    session.flush()
-    if settings.queue_supersede:
-        fair_queue.supersede_older(session, trial)
-    return trial
+    return fair_queue.add_queued(session, settings, user, version, files, kind=Kind.TRIAL.value,
+                                 max_score=float(sum(float(c.get("points", 0)) for c in public)))
 
 
 def public_only(problem: Any) -> Any:
