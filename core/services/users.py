@@ -15,7 +15,7 @@ from core.db.base import utcnow
 from core.db.models import ApiToken, Role, User
 from core.services.errors import AuthError, ConflictError, NotFoundError, TooManyAttemptsError
 
-_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}$")
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}\Z")
 MIN_PASSWORD_LEN = 8
 
 
@@ -109,7 +109,7 @@ def login(session: Session, name: str, password: str, label: str = "login", *,
     """
     if throttle is not None:
         throttle.check(name, client)
-    user = session.scalar(select(User).where(User.name == name))
+    user = get_user_by_name(session, name)
     if user is None or not user.is_active or not verify_password(password, user.password_hash):
         if throttle is not None:
             throttle.failed(name, client)
@@ -145,7 +145,10 @@ def get_user(session: Session, user_id: int) -> User:
 
 
 def get_user_by_name(session: Session, name: str) -> User | None:
-    """A user by name, or None."""
+    """A user by name, or None. A name no account could have (a NUL byte, say, which Postgres
+    cannot even compare) is not looked up."""
+    if not _NAME.match(name):
+        return None
     return session.scalar(select(User).where(User.name == name))
 
 
