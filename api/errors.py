@@ -35,6 +35,11 @@ RETRY_AFTER_S = 5  # what a 503 asks the client to wait
 UNAVAILABLE_MESSAGE = "the database is unavailable right now; try again in a few seconds"
 
 
+def retry_after() -> dict[str, str]:
+    """The header every 503 carries: when to try again (an outage of the database or broker)."""
+    return {"Retry-After": str(RETRY_AFTER_S)}
+
+
 def database_unavailable(exc: BaseException) -> bool:
     """Whether an unexpected error is the database being down or unreachable (a 503, never a
     500): no connection, a connection lost mid-request, or no pooled connection in time."""
@@ -66,7 +71,7 @@ def headers_for(exc: TensorJudgeError) -> dict[str, str] | None:
     if isinstance(exc, TooManyAttemptsError):
         return {"Retry-After": str(exc.retry_after_s)}
     if isinstance(exc, ServiceUnavailableError):
-        return {"Retry-After": str(RETRY_AFTER_S)}
+        return retry_after()
     return None
 
 

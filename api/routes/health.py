@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from api.deps import DispatcherDep, SessionDep, SettingsDep
+from api.errors import retry_after
 from core.services import system_status
 
 router = APIRouter(tags=["health"])
@@ -16,7 +17,8 @@ router = APIRouter(tags=["health"])
 
 @router.get("/health")
 def health(session: SessionDep, settings: SettingsDep, dispatcher: DispatcherDep) -> JSONResponse:
-    """200 when the API, its database and its broker are reachable; 503 otherwise. Also says
+    """200 when the API, its database and its broker are reachable; 503 with Retry-After
+    otherwise (a load balancer or client waits that long before asking again). Also says
     which sandbox backend and uid student code runs under, and how many workers are alive."""
     try:
         session.execute(text("SELECT 1"))
@@ -39,4 +41,4 @@ def health(session: SessionDep, settings: SettingsDep, dispatcher: DispatcherDep
             session.rollback()
     if not ok:
         body["detail"] = "dependencies down: " + ", ".join(k for k in ("database", "broker") if body[k] == "down")
-    return JSONResponse(body, status_code=200 if ok else 503)
+    return JSONResponse(body, status_code=200) if ok else JSONResponse(body, status_code=503, headers=retry_after())

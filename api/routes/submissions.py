@@ -18,6 +18,7 @@ from sse_starlette.sse import EventSourceResponse
 from api.course_schemas import results_policy_view
 from api.deps import CurrentUser, DispatcherDep, IdPath, SessionDep, SettingsDep
 from api.dispatch import Dispatcher
+from api.errors import retry_after
 from api.schemas import CasePublic, JobsQueued, Progress, QueuePlace, RejudgeNotice, SubmissionPublic
 from core.clock import now
 from core.db.base import session_scope
@@ -152,6 +153,7 @@ async def submit(
                 "id": submission.id,
             },
             status_code=503,
+            headers=retry_after(),
         )
     return await anyio.to_thread.run_sync(lambda: to_public(submission, session, settings))
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import JSONResponse
 
 from api.deps import CurrentUser, DispatcherDep, SessionDep, SettingsDep
+from api.errors import retry_after
 from api.routes.submissions import _read_uploads, enqueue_all, to_public
 from api.schemas import SubmissionPublic
 from core.db.models import Submission
@@ -42,5 +43,6 @@ async def run_trial(
     trial = await anyio.to_thread.run_sync(_store)
     if await anyio.to_thread.run_sync(lambda: enqueue_all(dispatcher, [service.job_of(trial)])):
         return JSONResponse({"detail": f"trial run {trial.id} was saved but the grading queue is unreachable; "
-                             "it will run when the queue is back", "id": trial.id}, status_code=503)
+                             "it will run when the queue is back", "id": trial.id}, status_code=503,
+                            headers=retry_after())
     return to_public(trial)
