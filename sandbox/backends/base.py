@@ -118,6 +118,34 @@ def oldest_beyond(slots: dict[tuple[object, ...], list[W]], cap: int) -> list[W]
     return spare
 
 
+WARM_WAIT_S = 10.0  # a run waits at most this long for a warm sandbox of its shape being started
+
+
+def take_warm(lock: threading.Condition, slots: dict[tuple[object, ...], list[W]],
+              starting: dict[tuple[object, ...], int], key: tuple[object, ...],
+              stale: Callable[[W], bool], wait_s: float = WARM_WAIT_S) -> tuple[W | None, list[W]]:
+    """Take a ready warm sandbox of this shape out of `slots`. If none is ready but one of this
+    shape is being started, wait for it, up to wait_s: it is further along than a cold start
+    would be, and a cold start beside it would only take the CPU its import needs (on a busy
+    worker, back-to-back submissions used to start cold for that reason). Returns the sandbox,
+    or None (start one now), and the stale ones found on the way (the caller retires them).
+    The warm-starting side notifies `lock` when it adds a sandbox or gives up starting one."""
+    deadline = time.monotonic() + wait_s
+    old: list[W] = []
+    with lock:
+        while True:
+            group = slots.get(key, [])
+            old += [s for s in group if stale(s)]
+            ready = [s for s in group if s not in old]
+            slots[key] = ready
+            if ready:
+                return ready.pop(0), old
+            left = deadline - time.monotonic()
+            if starting.get(key, 0) <= 0 or left <= 0:
+                return None, old
+            lock.wait(left)
+
+
 def make_job_dir(parent: Path, label: str) -> Path:
     """An empty job folder under parent that any uid may read, named after its owner (this
     process) so that a later start can reclaim the folders of a worker that was killed."""

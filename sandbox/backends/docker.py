@@ -27,6 +27,7 @@ import socket
 import threading
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ from sandbox.backends.base import (
     make_job_dir,
     oldest_beyond,
     sweep_job_dirs,
+    take_warm,
 )
 from sandbox.protocol import Ending, Job
 
@@ -95,10 +97,10 @@ class DockerSandbox:
         self.warm = max(0, warm)
         self.warm_hits = 0
         self._slots: dict[tuple[object, ...], list[_Container]] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()  # notified when a warm container is added or given up
         self._swept = False
         self._closing_registered = False
-        self._starting = 0  # warm containers being started in the background
+        self._starting: Counter[tuple[object, ...]] = Counter()  # warm containers being started, per shape
         self._active = 0  # runs going on now
         self._idle_since = time.monotonic()
 
@@ -238,13 +240,9 @@ class DockerSandbox:
         shutil.rmtree(slot.job_dir, ignore_errors=True)
 
     def _take(self, spec: RunSpec) -> _Container | None:
-        key, now = self._key(spec), time.monotonic()
-        with self._lock:
-            slots = self._slots.get(key, [])
-            old = [s for s in slots if not s.waiter.is_alive() or now - s.born > WARM_MAX_IDLE_S]
-            ready = [s for s in slots if s not in old]
-            slot = ready.pop(0) if ready else None
-            self._slots[key] = ready
+        now = time.monotonic()
+        slot, old = take_warm(self._lock, self._slots, self._starting, self._key(spec),
+                              lambda s: not s.waiter.is_alive() or now - s.born > WARM_MAX_IDLE_S)
         for s in old:
             self._retire(s)
         return slot
@@ -266,18 +264,20 @@ class DockerSandbox:
                         break
                 time.sleep(0.02)
             with self._lock:
-                if len(self._slots.get(key, [])) + self._starting >= self.warm:
+                if len(self._slots.get(key, [])) + self._starting[key] >= self.warm:
                     return
-                self._starting += 1
+                self._starting[key] += 1
             try:
                 slot = self._start(spec)
             except Exception:  # noqa: BLE001 - the next run starts one itself
-                return
-            finally:
                 with self._lock:
-                    self._starting -= 1
-            with self._lock:
+                    self._starting[key] -= 1
+                    self._lock.notify_all()
+                return
+            with self._lock:  # shelved and no longer "starting" at once: a waiting run sees one or the other
+                self._starting[key] -= 1
                 self._slots.setdefault(key, []).append(slot)
+                self._lock.notify_all()
                 spare = oldest_beyond(self._slots, WARM_SHAPES * self.warm)
             for old in spare:
                 self._retire(old)
@@ -288,7 +288,7 @@ class DockerSandbox:
         """(container id, job folder) of every warm container not handed a run yet; waits
         for those being started to be ready first."""
         deadline = time.monotonic() + 30
-        while self._starting and time.monotonic() < deadline:
+        while any(self._starting.values()) and time.monotonic() < deadline:
             time.sleep(0.02)
         with self._lock:
             return [(s.container.id, s.job_dir) for group in self._slots.values() for s in group]

@@ -40,6 +40,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -57,6 +58,7 @@ from sandbox.backends.base import (
     owner_dead,
     start_with_channel,
     sweep_job_dirs,
+    take_warm,
     watch,
 )
 from sandbox.cgroups import Cgroup, CgroupLimits, CgroupUnavailable
@@ -183,11 +185,11 @@ class ProcessSandbox:
         self.bwrap = find_bwrap()
         self.warm = max(0, warm)  # sandboxes kept started ahead, per shape of run
         self._slots: dict[tuple[object, ...], list[_Slot]] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()  # notified when a warm sandbox is added or given up
         self._uid_lock = threading.Lock()
         self._starts: queue.Queue[RunSpec] = queue.Queue()
         self._warmer: threading.Thread | None = None
-        self._starting = False  # the warm thread is starting a sandbox
+        self._starting: Counter[tuple[object, ...]] = Counter()  # warm sandboxes being started, per shape
         self._active = 0  # runs going on now
         self._idle_since = time.monotonic()
         self._swept = False  # what a killed worker left is reclaimed before our first sandbox
@@ -419,13 +421,9 @@ class ProcessSandbox:
 
     def _take(self, spec: RunSpec) -> _Slot | None:
         """A warm sandbox for this shape of run, if one is ready (stale or dead ones retired)."""
-        key, now = self._key(spec), time.monotonic()
-        with self._lock:
-            slots = self._slots.get(key, [])
-            old = [s for s in slots if not s.alive() or now - s.born > WARM_MAX_IDLE_S]
-            ready = [s for s in slots if s not in old]
-            slot = ready.pop(0) if ready else None
-            self._slots[key] = ready
+        now = time.monotonic()
+        slot, old = take_warm(self._lock, self._slots, self._starting, self._key(spec),
+                              lambda s: not s.alive() or now - s.born > WARM_MAX_IDLE_S)
         for s in old:
             self._retire(s)
         return slot
@@ -440,17 +438,19 @@ class ProcessSandbox:
             with self._lock:
                 if len(self._slots.get(key, [])) >= self.warm:
                     continue
-                self._starting = True
+                self._starting[key] += 1
             try:
                 slot = self._start(spec)
             except Exception as exc:  # noqa: BLE001 - the next run starts cold and says why
                 log.warning("could not start a warm sandbox: %s", exc)
-                continue
-            finally:
                 with self._lock:
-                    self._starting = False
-            with self._lock:
+                    self._starting[key] -= 1
+                    self._lock.notify_all()
+                continue
+            with self._lock:  # shelved and no longer "starting" at once: a waiting run sees one or the other
+                self._starting[key] -= 1
                 self._slots.setdefault(key, []).append(slot)
+                self._lock.notify_all()
                 spare = oldest_beyond(self._slots, WARM_SHAPES * self.warm)
             for old in spare:
                 self._retire(old)
@@ -477,11 +477,16 @@ class ProcessSandbox:
         for _ in range(self.warm):
             self._refill(spec)
 
+    def starting(self) -> int:
+        """How many warm sandboxes are being started now."""
+        with self._lock:
+            return sum(self._starting.values())
+
     def waiting(self) -> list[tuple[int, Path]]:
         """(bwrap pid, job folder) of every warm sandbox that has not been handed a run; waits
         for one being started to be ready first."""
         deadline = time.monotonic() + 30
-        while self._starting and time.monotonic() < deadline:
+        while any(self._starting.values()) and time.monotonic() < deadline:
             time.sleep(0.02)
         with self._lock:
             return [(s.started.proc.pid, s.job_dir) for group in self._slots.values() for s in group]

@@ -86,6 +86,26 @@ def test_runs_go_to_warm_sandboxes_and_see_nothing_of_earlier_runs(tmp_path: Pat
 
 
 @needs_bwrap
+def test_a_run_waits_for_the_warm_sandbox_being_started_rather_than_start_cold(tmp_path: Path) -> None:
+    box = ProcessSandbox(warm=1)
+    spec = _spec(tmp_path)
+    try:
+        box.prestart(spec)
+        _wait_warm(box, 1)
+        assert _seen(box, spec) == [0, 0, 0]  # takes the warm one; its replacement starts after
+        deadline = time.monotonic() + 30
+        while not box.starting() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert box.starting() == 1
+        # The next run arrives while the replacement is still importing torch: it gets that one
+        # (a warm hit) instead of starting a second sandbox beside it.
+        assert _seen(box, spec) == [0, 0, 0]
+        assert box.warm_hits == 2
+    finally:
+        box.close()
+
+
+@needs_bwrap
 def test_cold_and_warm_runs_agree(tmp_path: Path) -> None:
     cold = ProcessSandbox(warm=0)
     assert _seen(cold, _spec(tmp_path)) == [0, 0, 0] and cold.warm_hits == 0
