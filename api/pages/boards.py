@@ -8,24 +8,21 @@ from fastapi.responses import HTMLResponse
 from api.deps import SessionDep
 from api.pages.common import SignedIn, page
 from core.services import leaderboard as board
-from core.services import web_queries
 
 router = APIRouter()
 
 
 @router.get("/leaderboard", response_class=HTMLResponse)
 def overall(request: Request, session: SessionDep, user: SignedIn) -> HTMLResponse:
-    """Sum of every user's best score over published problems."""
-    data = board.overall(session, limit=500)
-    speeds = web_queries.mean_speed_by_user(session)
-    for entry in data["entries"]:
-        entry["speed_ratio"] = speeds.get(entry["user"])
+    """Sum of every user's best score over the published problems whose board the viewer may
+    see, under the names the course leaderboard policies allow."""
+    data = board.overall(session, user, limit=500)
     return page(
         request,
         "leaderboard.html",
         problem=None,
         entries=data["entries"],
-        speeds=web_queries.speed_ratios(session, None),
+        speeds=[e["speed_ratio"] for e in data["entries"] if e["speed_ratio"]],
     )
 
 

@@ -13,9 +13,10 @@ router = APIRouter(tags=["leaderboard"])
 
 
 @router.get("/leaderboard")
-def overall(session: SessionDep, limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
-    """Sum of every user's best score over published problems."""
-    return board.overall(session, limit)
+def overall(session: SessionDep, user: OptionalUser, limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
+    """Sum of every user's best score over the published problems whose board the caller may
+    see; course leaderboard policies apply (pseudonyms, hidden boards left out)."""
+    return board.overall(session, user, limit)
 
 
 @router.get("/leaderboard/{slug}")

@@ -1,7 +1,8 @@
 """What courses change for a student outside the course pages: which problems they see, when
-they may submit (release, hard close, quotas), when hidden verdicts are shown, and how a
-problem's leaderboard looks. Global instructors and admins, and a course's own instructors and
-TAs, are exempt from all of it. A problem in no assignment of any course is unaffected.
+they may submit (release, hard close, quotas), when hidden verdicts are shown, and the
+pseudonyms of anonymous leaderboards (the board rule itself is core.services.board_policy).
+Global instructors and admins, and a course's own instructors and TAs, are exempt from all
+of it. A problem in no assignment of any course is unaffected.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from core.db.course_models import (
     CourseMembership,
     CourseRole,
     Extension,
-    LeaderboardPolicy,
     ResultsPolicy,
 )
 from core.db.models import Problem, Role, Submission, SubmissionStatus, User
@@ -44,7 +44,8 @@ class QuotaExceededError(TooManyAttemptsError):
         self.extra = {"next_allowed_at": next_allowed_at.isoformat(), "retry_after_s": retry_after_s}
 
 
-def _is_global_staff(user: User | None) -> bool:
+def is_global_staff(user: User | None) -> bool:
+    """Global instructors and admins: exempt from every course rule."""
     return user is not None and user.role in (Role.INSTRUCTOR, Role.ADMIN)
 
 
@@ -68,7 +69,7 @@ def visible_clause(user: User | None) -> ColumnElement[bool]:
 
 def can_see(session: Session, problem: Problem, user: User | None) -> bool:
     """Whether the course rules let `user` see `problem` (global staff always)."""
-    if _is_global_staff(user):
+    if is_global_staff(user):
         return True
     return session.scalar(select(func.count()).where(Problem.id == problem.id, visible_clause(user))) == 1
 
@@ -95,7 +96,7 @@ def _reach(session: Session, user: User, problem_id: int) -> list[_Reach]:
 def _student_reach(session: Session, user: User | None, problem_id: int) -> list[_Reach] | None:
     """The released assignments through which a student reaches the problem; None when the
     rules do not apply (staff, course staff, or a problem in no course)."""
-    if user is None or _is_global_staff(user):
+    if user is None or is_global_staff(user):
         return None
     reach = _reach(session, user, problem_id)
     if not reach or any(r.role is not CourseRole.STUDENT for r in reach):
@@ -191,26 +192,3 @@ def pseudonym(course: Course, user_id: int) -> str:
     """A stable per-course alias that cannot be worked out from the user id."""
     digest = hmac.new(course.pseudonym_salt.encode(), str(user_id).encode(), hashlib.sha256).hexdigest()
     return f"anonymous-{digest[:6]}"
-
-
-def apply_board_policy(
-    session: Session, problem: Problem, viewer: User | None, entries: list[dict[str, Any]], user_ids: list[int]
-) -> list[dict[str, Any]]:
-    """A problem's leaderboard as a student sees it: refused when an assignment of theirs turns
-    it off, pseudonyms for everyone else when one makes it anonymous ("you" is marked)."""
-    reach = _student_reach(session, viewer, problem.id)
-    if not reach:
-        return entries
-    policies = {r.assignment.leaderboard for r in reach}
-    if LeaderboardPolicy.OFF in policies:
-        raise ForbiddenError(f"the leaderboard of {problem.slug} is off in your course")
-    if LeaderboardPolicy.ANONYMOUS not in policies:
-        return entries
-    course = next(r.assignment.course for r in reach if r.assignment.leaderboard is LeaderboardPolicy.ANONYMOUS)
-    assert viewer is not None
-    out = []
-    for entry, uid in zip(entries, user_ids, strict=True):
-        mine = uid == viewer.id
-        out.append({**entry, "user": "you" if mine else pseudonym(course, uid), "you": mine,
-                    "submission_id": entry.get("submission_id") if mine else None})
-    return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from typing import Any
 
 from sqlalchemy import ColumnElement, case, func, select
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql.selectable import Subquery
 
 from core.db.models import Problem, Submission, SubmissionStatus, User
-from core.services import course_access
+from core.services import board_policy, course_access
 from core.services import problems as problem_service
 from core.services.kinds import counted
 
@@ -57,8 +58,10 @@ def _ranked_best() -> Subquery:
 
 
 def for_problem(session: Session, slug: str, viewer: User | None, limit: int = 100) -> dict[str, Any]:
-    """The ranking of one problem: each user's best submission, best first."""
+    """The ranking of one problem: each user's best submission, best first, under the
+    names board_policy allows the viewer (ForbiddenError where it hides the board)."""
     problem = problem_service.get_problem(session, slug, viewer)
+    rule = board_policy.rule_for(session, viewer, problem)  # refused before anything is read
     best = _ranked_best()
     rows = session.execute(
         select(best, User.name)
@@ -80,32 +83,59 @@ def for_problem(session: Session, slug: str, viewer: User | None, limit: int = 1
         }
         for i, r in enumerate(rows)
     ]
-    entries = course_access.apply_board_policy(session, problem, viewer, entries, [r.user_id for r in rows])
+    entries = board_policy.present(rule, viewer, entries, [r.user_id for r in rows])
     return {"problem": problem.slug, "title": problem.title, "entries": entries}
 
 
-def overall(session: Session, limit: int = 100) -> dict[str, Any]:
-    """Sum of each user's best score over published problems; ties by problems solved."""
+def _counted_problems(session: Session, viewer: User | None) -> list[int]:
+    """The published problems the viewer may see (global staff: all of them)."""
+    query = select(Problem.id).where(Problem.published.is_(True))
+    if not course_access.is_global_staff(viewer):
+        query = query.where(course_access.visible_clause(viewer))
+    return list(session.scalars(query))
+
+
+def overall(session: Session, viewer: User | None = None, limit: int = 100) -> dict[str, Any]:
+    """Sum of each user's best score over the published problems whose board the viewer may
+    see (board_policy), ties by problems solved; each row's speed is the geometric mean of
+    the user's speed ratios over those problems. Pseudonyms as board_policy says."""
+    by_problem = board_policy.rules(session, viewer, _counted_problems(session, viewer))
+    shown = {pid: r for pid, r in by_problem.items() if r.mode is not board_policy.BoardMode.HIDDEN}
     best = _ranked_best()
     total = func.sum(best.c.score).label("total")
     solved = func.sum(case((best.c.verdict == "accepted", 1), else_=0)).label("solved")
     last = func.max(best.c.created_at).label("last")
     rows = session.execute(
-        select(User.name, total, solved, last)
+        select(User.id, User.name, total, solved, last)
         .select_from(best)
         .join(User, User.id == best.c.user_id)
-        .join(Problem, Problem.id == best.c.problem_id)
-        .where(best.c.rank == 1, Problem.published.is_(True))
-        .group_by(User.name)
+        .where(best.c.rank == 1, best.c.problem_id.in_(list(shown)))
+        .group_by(User.id, User.name)
         .order_by(total.desc(), solved.desc(), last.asc(), User.name.asc())
         .limit(max(1, min(limit, 1000)))
     ).all()
-    return {
-        "entries": [
-            {"rank": i + 1, "user": r.name, "score": float(r.total or 0), "solved": int(r.solved or 0)}
-            for i, r in enumerate(rows)
-        ]
-    }
+    speeds = _mean_speeds(session, best, list(shown), [r.id for r in rows])
+    entries = [
+        {"rank": i + 1, "user": r.name, "score": float(r.total or 0), "solved": int(r.solved or 0),
+         "speed_ratio": speeds.get(r.id)}
+        for i, r in enumerate(rows)
+    ]
+    rule = board_policy.overall_rule(shown)
+    return {"entries": board_policy.present(rule, viewer, entries, [r.id for r in rows])}
+
+
+def _mean_speeds(session: Session, best: Subquery, problem_ids: list[int], user_ids: list[int]) -> dict[int, float]:
+    """user id -> geometric mean of the speed ratios of their best submissions of `problem_ids`."""
+    if not user_ids:
+        return {}
+    logs: dict[int, list[float]] = {}
+    for uid, ratio in session.execute(
+        select(best.c.user_id, best.c.speed_ratio).where(
+            best.c.rank == 1, best.c.problem_id.in_(problem_ids), best.c.user_id.in_(user_ids),
+            best.c.speed_ratio > 0)
+    ):
+        logs.setdefault(uid, []).append(math.log(ratio))
+    return {uid: math.exp(sum(v) / len(v)) for uid, v in logs.items()}
 
 
 def best_submissions(session: Session, slug: str | None = None) -> list[Submission]:

@@ -167,3 +167,24 @@ def test_instructor_sets_up_a_course_and_students_see_scores_late_marks_and_quot
     rows = {r["user"]: r for r in csv.DictReader(io.StringIO(Path(download.value.path()).read_text()))}
     assert rows["alice"]["web-scale"] == "9" and rows["alice"]["web-scale_penalty_pct"] == "10"
     assert rows["bob"]["extension"] == "yes" and rows["carol"]["total"] == "0"
+
+    # Leaderboard policy "anonymous": Bob sees Alice under the same pseudonym on the problem's
+    # board and on the overall board; Alice sees "you"; the instructor sees the real name.
+    ines.goto("/courses/llm/assignments/a1")  # type: ignore[attr-defined]
+    edit = ines.get_by_role("form", name="Assignment editor")  # type: ignore[attr-defined]
+    edit.get_by_label("Leaderboard", exact=True).select_option("anonymous")
+    edit.get_by_role("button", name="Save assignment").click()
+    expect(ines.locator(".flash")).to_have_text("Assignment saved.")  # type: ignore[attr-defined]
+    bob.goto("/problems/web-scale/leaderboard")  # type: ignore[attr-defined]
+    alias = bob.locator("table.leaderboard tbody tr").first.locator("th")  # type: ignore[attr-defined]
+    expect(alias).to_have_text(re.compile(r"^anonymous-[0-9a-f]{6}$"))
+    expect(bob.locator("table.leaderboard")).not_to_contain_text("alice")  # type: ignore[attr-defined]
+    name = alias.inner_text()
+    bob.goto("/leaderboard")  # type: ignore[attr-defined]
+    expect(bob.locator("table.leaderboard tbody tr").first.locator("th")).to_have_text(name)  # type: ignore[attr-defined]
+    expect(bob.locator("table.leaderboard")).not_to_contain_text("alice")  # type: ignore[attr-defined]
+    shot(bob, "course-06-anonymous-leaderboard")
+    alice.goto("/problems/web-scale/leaderboard")  # type: ignore[attr-defined]
+    expect(alice.locator("table.leaderboard tr.me th")).to_contain_text("you")  # type: ignore[attr-defined]
+    ines.goto("/problems/web-scale/leaderboard")  # type: ignore[attr-defined]
+    expect(ines.locator("table.leaderboard tbody tr").first.locator("th")).to_have_text("alice")  # type: ignore[attr-defined]
