@@ -324,3 +324,25 @@ def extension_for(session: Session, assignment: Assignment, user: User) -> Exten
     return session.scalar(
         select(Extension).where(Extension.assignment_id == assignment.id, Extension.user_id == user.id)
     )
+
+
+def course_extensions(session: Session, course: Course, viewer: User) -> list[Extension]:
+    """Every extension granted on the course's assignments (course staff), by assignment
+    order, then student name."""
+    ensure_course_staff(session, course, viewer)
+    return list(session.scalars(
+        select(Extension)
+        .join(Assignment, Assignment.id == Extension.assignment_id)
+        .join(User, User.id == Extension.user_id)
+        .where(Assignment.course_id == course.id)
+        .options(selectinload(Extension.assignment), selectinload(Extension.user))
+        .order_by(Assignment.position, Assignment.id, User.name)
+    ))
+
+
+def sections(session: Session, course: Course) -> dict[str, int]:
+    """section -> how many students are in it ('' for none), by section name."""
+    counts: dict[str, int] = {}
+    for m in students(session, course):
+        counts[m.section] = counts.get(m.section, 0) + 1
+    return dict(sorted(counts.items()))
