@@ -150,6 +150,20 @@ class Cgroup:
             finally:
                 os.close(fd)
 
+    def set_cpu_low(self, low: bool) -> bool:
+        """Give the cgroup the least CPU share next to its siblings (low) or the default share
+        back. CPU time is only divided this way when cores are contended: a low group still gets
+        any core nobody else wants. False where the kernel does not let us set it."""
+        if self.version == 2:
+            path, value = self.dirs["unified"] / "cpu.weight", "1" if low else "100"
+        else:
+            path, value = self.dirs["cpu"] / "cpu.shares", "2" if low else "1024"
+        try:
+            _write(path, value)
+        except OSError:
+            return False
+        return True
+
     def pids(self) -> set[int]:
         """Every process in the cgroup now."""
         found: set[int] = set()

@@ -77,9 +77,11 @@ NVIDIA_NODES = ("/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools", "/
 # it to the run's own when it is handed one.
 WAITING_CPU_S = 3600 + 300
 WARM_MAX_IDLE_S = 600.0  # a warm sandbox not used for this long is retired
-# Warm sandboxes are started only once no run of ours has been going for this long: importing
-# torch takes a core for a second or more, which a running submission's (or the reference's)
-# timed cases must not share. Back-to-back runs (a busy worker) start cold instead.
+# Importing torch takes a core for a second or more, which a running submission's timed cases
+# must not share. So a warm sandbox starts at once, in a cgroup with the least CPU share (it only
+# gets a core no run wants), and gets the normal share back when a run takes it (still importing
+# or not). Where the share cannot be set (no cgroups), warm sandboxes start only once no run of ours
+# has been going for WARM_QUIET_S, and back-to-back runs (a busy worker) start cold.
 WARM_QUIET_S = 0.25
 WARM_SHAPES = 2  # at most this many shapes of run keep warm sandboxes at once
 
@@ -94,6 +96,7 @@ class _Slot:
     group: Cgroup | None
     filter_fd: int
     born: float
+    low: bool = False  # started with the least CPU share (a warm start), to be given it back
 
     def alive(self) -> bool:
         return self.started.proc.poll() is None
@@ -192,6 +195,7 @@ class ProcessSandbox:
         self._starting: Counter[tuple[object, ...]] = Counter()  # warm sandboxes being started, per shape
         self._active = 0  # runs going on now
         self._idle_since = time.monotonic()
+        self._low_ok: bool | None = None  # whether a warm start's CPU share could be lowered
         self._swept = False  # what a killed worker left is reclaimed before our first sandbox
         self.warm_hits = 0  # runs handed to a sandbox started ahead (for tests and benchmarks)
         self.uid = uid
@@ -353,14 +357,18 @@ class ProcessSandbox:
         """What a started sandbox is fixed to: everything set before its supervisor starts."""
         return (spec.memory_mb, spec.pids, spec.cpus, spec.tmp_mb, tuple(spec.gpus))
 
-    def _start(self, spec: RunSpec) -> _Slot:
-        """A sandbox whose supervisor imports torch and waits for a job in an empty job folder."""
+    def _start(self, spec: RunSpec, warm: bool = False) -> _Slot:
+        """A sandbox whose supervisor imports torch and waits for a job in an empty job folder;
+        a warm one (started ahead, from the warm thread) with the least CPU share."""
         self._settle_uid()
         if not self._swept:
             self._swept = True
             self._sweep(spec)
         job_dir = make_job_dir(self._job_parent(spec), "run")
         group = self._cgroup(spec)
+        low = warm and group is not None and group.set_cpu_low(True)
+        if warm:
+            self._low_ok = low
         filter_fd = seccomp.memfd_with(seccomp.sandbox_filter())
 
         def limits() -> None:
@@ -382,7 +390,7 @@ class ProcessSandbox:
             os.close(filter_fd)
             self._clean(group, job_dir)
             raise
-        return _Slot(self._key(spec), started, job_dir, group, filter_fd, time.monotonic())
+        return _Slot(self._key(spec), started, job_dir, group, filter_fd, time.monotonic(), low)
 
     def _sweep(self, spec: RunSpec) -> None:
         """Reclaim what a worker process of this host that was killed left: its job folders and
@@ -434,13 +442,14 @@ class ProcessSandbox:
         while True:
             spec = self._starts.get()
             key = self._key(spec)
-            self._wait_quiet()
+            if not self._low_ok:
+                self._wait_quiet()
             with self._lock:
                 if len(self._slots.get(key, [])) >= self.warm:
                     continue
                 self._starting[key] += 1
             try:
-                slot = self._start(spec)
+                slot = self._start(spec, warm=True)
             except Exception as exc:  # noqa: BLE001 - the next run starts cold and says why
                 log.warning("could not start a warm sandbox: %s", exc)
                 with self._lock:
@@ -520,6 +529,8 @@ class ProcessSandbox:
         slot = self._take(spec)
         if slot is not None:
             self.warm_hits += 1
+            if slot.low and slot.group is not None:
+                slot.group.set_cpu_low(False)  # a run's now: the normal share, import done or not
         else:
             slot = self._start(spec)
         self.last_cgroup_version = slot.group.version if slot.group else None

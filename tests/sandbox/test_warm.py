@@ -5,6 +5,7 @@ the next run, which is always another sandbox."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -86,21 +87,102 @@ def test_runs_go_to_warm_sandboxes_and_see_nothing_of_earlier_runs(tmp_path: Pat
 
 
 @needs_bwrap
-def test_a_run_waits_for_the_warm_sandbox_being_started_rather_than_start_cold(tmp_path: Path) -> None:
+def test_a_run_waits_for_the_warm_sandbox_being_started_rather_than_start_cold(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
     box = ProcessSandbox(warm=1)
     spec = _spec(tmp_path)
+    real, gate, cold = box._start, threading.Event(), []
+
+    def held_launch(spec: RunSpec, warm: bool = False) -> object:  # as a container start can take a while
+        if warm:
+            gate.wait(30)
+        else:
+            cold.append(spec)
+        return real(spec, warm)
+
     try:
         box.prestart(spec)
         _wait_warm(box, 1)
-        assert _seen(box, spec) == [0, 0, 0]  # takes the warm one; its replacement starts after
-        deadline = time.monotonic() + 30
-        while not box.starting() and time.monotonic() < deadline:
-            time.sleep(0.01)
+        monkeypatch.setattr(box, "_start", held_launch)
+        assert _seen(box, spec) == [0, 0, 0]  # takes the warm one; its replacement is held launching
         assert box.starting() == 1
-        # The next run arrives while the replacement is still importing torch: it gets that one
-        # (a warm hit) instead of starting a second sandbox beside it.
-        assert _seen(box, spec) == [0, 0, 0]
-        assert box.warm_hits == 2
+        seen: list[list[int]] = []
+        second = threading.Thread(target=lambda: seen.append(_seen(box, spec)))
+        second.start()  # arrives while the replacement is launching: waits for it
+        time.sleep(0.5)
+        gate.set()
+        second.join(60)
+        assert seen == [[0, 0, 0]]
+        assert box.warm_hits == 2 and cold == []  # no sandbox started cold beside the launching one
+    finally:
+        gate.set()
+        box.close()
+
+
+SLOW = b'''
+import time
+
+def f():
+    time.sleep(4)
+    return [0, 0, 0]
+'''
+
+
+def _cpu_share(pid: int) -> str | None:
+    """The cpu.shares (cgroup v1) or cpu.weight (v2) of the cgroup that holds `pid`."""
+    from sandbox.cgroups import CGROUP_ROOT
+
+    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        if "cpu" in controllers.split(","):
+            return (CGROUP_ROOT / "cpu" / path.lstrip("/") / "cpu.shares").read_text().strip()
+        if controllers == "" and (CGROUP_ROOT / path.lstrip("/") / "cpu.weight").exists():
+            return (CGROUP_ROOT / path.lstrip("/") / "cpu.weight").read_text().strip()
+    return None
+
+
+@needs_bwrap
+def test_warm_sandboxes_start_during_a_run_with_the_least_cpu_share_and_get_it_back(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from sandbox.cgroups import Cgroup
+
+    box = ProcessSandbox(warm=1)
+    spec = _spec(tmp_path)
+    given_back: list[str] = []
+    real = Cgroup.set_cpu_low
+
+    def spy(group: Cgroup, low: bool) -> bool:
+        done = real(group, low)
+        if not low:  # what the cgroup file says right after the share is given back
+            given_back.extend((d / name).read_text().strip() for d in group.dirs.values()
+                              for name in ("cpu.shares", "cpu.weight") if (d / name).exists())
+        return done
+
+    monkeypatch.setattr(Cgroup, "set_cpu_low", spy)
+    try:
+        box.prestart(spec)
+        _wait_warm(box, 1)
+        [(pid, _)] = box.waiting()
+        share = _cpu_share(pid)
+        if share is None:
+            pytest.skip("no cgroup CPU controller here: warm sandboxes wait for a quiet moment instead")
+        assert share in ("2", "1")  # v1 cpu.shares / v2 cpu.weight: the least share
+        slow = replace(spec, files={"solution.py": SLOW})
+        running = threading.Thread(target=_seen, args=(box, slow))
+        running.start()  # takes the warm sandbox and holds it for 4 s
+        deadline = time.monotonic() + 3.5
+        while not box.waiting() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        started_during_the_run = box.waiting()
+        running.join()
+        # The replacement did not wait for the run to end; before, it waited for a quiet moment.
+        assert len(started_during_the_run) == 1 and started_during_the_run[0][0] != pid
+        assert given_back and set(given_back) <= {"1024", "100"}  # the run got the normal share back
+        assert _cpu_share(started_during_the_run[0][0]) in ("2", "1")
     finally:
         box.close()
 
