@@ -175,3 +175,24 @@ class Extension(Base):
 
     assignment: Mapped[Assignment] = relationship(back_populates="extensions")
     user: Mapped[User] = relationship(foreign_keys=[user_id])
+
+
+class Invite(Base):
+    """A one-time link that lets a roster-created account set its first password. Only the
+    SHA-256 of the link's token is stored; a newer invite for the same user revokes this one
+    while it is unused."""
+
+    __tablename__ = "course_invites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    course: Mapped[Course] = relationship()
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
