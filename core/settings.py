@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     # Trial runs (public cases only, not counted): at most this many per user in the window.
     trial_runs_per_window: int = Field(default=10, ge=1)
     trial_window_s: int = Field(default=600, ge=1)
+    # Roster invites: how long a one-time link that sets a first password stays valid.
+    invite_valid_days: int = Field(default=14, ge=1, le=365)
 
     # Where `tensorjudge login` keeps the server and token: $XDG_CONFIG_HOME/tensorjudge,
     # else ~/.config/tensorjudge (the XDG base-directory convention).
