@@ -3,6 +3,8 @@ on a server, over the same API the pages use."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -122,6 +124,35 @@ def roster_command(
         typer.echo(", ".join(f"{n} {a}" for a, n in counts.items()) + f" ({report['new_accounts']} new accounts)")
     if report["counts"]["refused"]:
         raise typer.Exit(1)
+
+
+@course_app.command("invites")
+def invites_command(
+    course: Annotated[str, typer.Argument(help="the course")],
+    server: ServerOpt, token: TokenOpt,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="write the CSV here (default: print it)")] = None,
+    user: Annotated[list[str] | None, typer.Option("--user", "-u", help="only this student; repeat")] = None,
+) -> None:
+    """One-time links that set a first password, for the course's students without one, as a
+    CSV (user,name,email,link) for a mail merge: nothing is mailed. A new link replaces a
+    student's older unused one."""
+    body = {"users": user} if user else {}
+    result = _call(server, token, "POST", f"/courses/{course}/invites", json=body)
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["user", "name", "email", "link"])  # the columns of the roster page's download
+    for row in result["invites"]:
+        writer.writerow([row["user"], row["name"], row["email"], row["link"]])
+    if out is None:
+        typer.echo(buf.getvalue(), nl=False)
+    else:
+        try:
+            out.write_text(buf.getvalue(), encoding="utf-8")
+        except OSError as exc:
+            _fail(f"cannot write {out.name}: {exc.strerror}")
+        typer.echo(f"{len(result['invites'])} invites written to {out}", err=True)
+    for skipped in result["skipped"]:
+        typer.echo(f"skipped {skipped['user']}: {skipped['reason']}", err=True)
 
 
 def _assignment_body(**opts: Any) -> dict[str, Any]:

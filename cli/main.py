@@ -18,6 +18,7 @@ app.add_typer(problem_app, name="problem")
 app.command("serve")(serve_command)
 app.add_typer(admin_app, name="admin")
 app.add_typer(course_app, name="course")
+app.add_typer(course_app, name="courses", hidden=True)  # the same commands, as people also type it
 app.command("submit")(submit_command)
 app.command("run")(run_command)
 app.command("login")(login_command)

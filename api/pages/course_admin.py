@@ -1,19 +1,22 @@
 """Course staff pages beside the assignments: the course's settings (title, term, late-day
-budget; sections as the roster sets them) and the list of extensions, each with a Revoke
-button. They call the same services as the API and the CLI."""
+budget; sections as the roster sets them), the list of extensions, each with a Revoke
+button, and the roster's invites CSV; plus the invite page itself, where a student opening
+their one-time link sets a password. They call the same services as the API and the CLI."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
-from api.deps import SessionDep
+from api.deps import TOKEN_COOKIE, SessionDep, SettingsDep
 from api.pages.common import SignedIn, check_csrf, page, redirect
 from api.pages.courses import FormError
-from core.services import courses
+from core.services import courses, invites
 from core.services.courses import ensure_course_staff, ensure_instructor
+from core.services.errors import ConflictError
 
 router = APIRouter()
 
@@ -68,3 +71,43 @@ def revoke_extension(
     session.commit()
     target = f"/courses/{slug}/assignments/{name}" if back == "assignment" else f"/courses/{slug}/extensions"
     return redirect(target, f"Extension for {student} on {a.title} revoked.")
+
+
+@router.post("/courses/{slug}/roster/invites.csv")
+def invites_download(
+    request: Request, slug: str, session: SessionDep, user: SignedIn, settings: SettingsDep,
+    csrf: Annotated[str, Form()] = "",
+) -> PlainTextResponse:
+    """New invite links for every student without a password, as a CSV download (instructors)."""
+    check_csrf(request, csrf)
+    course = courses.get_course(session, slug, user)
+    issued, _ = invites.issue(session, course, user, timedelta(days=settings.invite_valid_days))
+    session.commit()
+    return PlainTextResponse(invites.to_csv(issued, str(request.base_url)), media_type="text/csv; charset=utf-8",
+                             headers={"Content-Disposition": f'attachment; filename="{slug}-invites.csv"'})
+
+
+@router.get("/invite/{token}", response_class=HTMLResponse)
+def invite_page(request: Request, token: str, session: SessionDep) -> HTMLResponse:
+    """The form where an invited student sets their password (404 saying why for a bad link)."""
+    invite = invites.find(session, token)
+    return page(request, "course/invite.html", invite=invite, token=token, error="")
+
+
+@router.post("/invite/{token}")
+def accept_invite(
+    request: Request, token: str, session: SessionDep,
+    password: Annotated[str, Form(max_length=256)], confirm: Annotated[str, Form(max_length=256)],
+) -> Response:
+    """Set the password, use the invite up, sign the student in and open their courses."""
+    try:
+        user, session_token = invites.accept(session, token, password, confirm)
+    except ConflictError as exc:  # a password the rules refuse: the form again, with the reason
+        session.rollback()
+        return page(request, "course/invite.html", status_code=400, invite=invites.find(session, token),
+                    token=token, error=str(exc))
+    session.commit()
+    response = redirect("/courses", f"Password set. Welcome, {user.name}.")
+    response.set_cookie(TOKEN_COOKIE, session_token, httponly=True, samesite="lax",
+                        secure=request.url.scheme == "https", max_age=14 * 24 * 3600)
+    return response

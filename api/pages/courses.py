@@ -16,7 +16,7 @@ from api.pages.common import SignedIn, check_csrf, page, redirect
 from core.clock import now
 from core.db.course_models import CourseRole, LatePolicy, LeaderboardPolicy, ResultsPolicy
 from core.errors import TensorJudgeError
-from core.services import course_access, course_templates, courses, gradebook, roster
+from core.services import course_access, course_templates, courses, gradebook, invites, roster
 from core.services import submissions as submission_service
 from core.services.courses import AssignmentFields, course_role, ensure_course_staff
 
@@ -203,7 +203,9 @@ def roster_page(request: Request, slug: str, session: SessionDep, user: SignedIn
     ensure_course_staff(session, course, user)
     members = sorted(course.members, key=lambda m: (m.role.value != "instructor", m.role.value, m.user.name))
     return page(request, "course/roster.html", course=course, members=members, report=None,
-                instructor=course_role(session, course, user) is CourseRole.INSTRUCTOR)
+                instructor=course_role(session, course, user) is CourseRole.INSTRUCTOR,
+                invited=invites.pending(session, course),
+                invite_days=request.app.state.settings.invite_valid_days)
 
 
 @router.post("/courses/{slug}/roster", response_class=HTMLResponse)
@@ -219,7 +221,8 @@ async def roster_upload(
     session.refresh(course)
     members = sorted(course.members, key=lambda m: (m.role.value != "instructor", m.role.value, m.user.name))
     return page(request, "course/roster.html", course=course, members=members, report=roster.summary(reports),
-                instructor=True)
+                instructor=True, invited=invites.pending(session, course),
+                invite_days=request.app.state.settings.invite_valid_days)
 
 
 @router.get("/courses/{slug}/assignments/{name}/gradebook", response_class=HTMLResponse)

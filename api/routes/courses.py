@@ -1,11 +1,13 @@
-"""Courses: rosters, assignments, extensions, gradebooks and course templates."""
+"""Courses: rosters, invites, assignments, extensions, gradebooks and course templates."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Path, Query, UploadFile
+from fastapi import APIRouter, File, Path, Query, Request, UploadFile
 from fastapi.responses import PlainTextResponse, Response
+from pydantic import BaseModel, Field, StringConstraints
 from sqlalchemy.orm import Session
 
 from api.course_schemas import (
@@ -18,10 +20,10 @@ from api.course_schemas import (
     course_public,
     row_public,
 )
-from api.deps import CurrentUser, SessionDep
+from api.deps import CurrentUser, SessionDep, SettingsDep
 from core.db.course_models import Assignment, Course
 from core.db.models import User
-from core.services import course_templates, courses, gradebook, roster
+from core.services import course_templates, courses, gradebook, invites, roster
 from core.services.courses import course_role, ensure_course_staff
 
 router = APIRouter(tags=["courses"])
@@ -91,6 +93,45 @@ def get_roster(slug: SlugPath, session: SessionDep, user: CurrentUser) -> list[d
     ensure_course_staff(session, course, user)
     return [{"user": m.user.name, "role": m.role.value, "section": m.section, "display_name": m.display_name,
              "email": m.email} for m in sorted(course.members, key=lambda m: m.user.name)]
+
+
+class InviteBody(BaseModel):
+    """Whom to invite: the named students, or (users left out) every student without a password."""
+
+    users: list[Annotated[str, StringConstraints(min_length=1, max_length=64)]] | None = Field(
+        None, max_length=5000)
+
+
+def _issue(slug: str, body: InviteBody | None, request: Request, session: Session, user: User,
+           valid_days: int) -> tuple[list[invites.IssuedInvite], list[invites.Skipped], str]:
+    issued, skipped = invites.issue(session, _course(session, slug, user), user, timedelta(days=valid_days),
+                                    body.users if body else None)
+    session.commit()
+    return issued, skipped, str(request.base_url)
+
+
+@router.post("/courses/{slug}/invites", status_code=201)
+def create_invites(
+    slug: SlugPath, request: Request, session: SessionDep, user: CurrentUser, settings: SettingsDep,
+    body: InviteBody | None = None,
+) -> dict[str, Any]:
+    """One-time links that set a first password, for students without one (the course's
+    instructors). A new invite revokes the user's older unused one. Nothing is mailed."""
+    issued, skipped, base = _issue(slug, body, request, session, user, settings.invite_valid_days)
+    return {"invites": [{"user": i.user, "name": i.name, "email": i.email, "link": invites.link(base, i.token),
+                         "expires_at": i.expires_at} for i in issued],
+            "skipped": [{"user": s.user, "reason": s.reason} for s in skipped]}
+
+
+@router.post("/courses/{slug}/invites.csv", response_class=PlainTextResponse)
+def create_invites_csv(
+    slug: SlugPath, request: Request, session: SessionDep, user: CurrentUser, settings: SettingsDep,
+    body: InviteBody | None = None,
+) -> PlainTextResponse:
+    """The same invites as a CSV (user,name,email,link) for a mail merge."""
+    issued, _, base = _issue(slug, body, request, session, user, settings.invite_valid_days)
+    return PlainTextResponse(invites.to_csv(issued, base), media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="{slug}-invites.csv"'})
 
 
 @router.post("/courses/{slug}/assignments", status_code=201)
