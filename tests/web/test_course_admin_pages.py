@@ -1,16 +1,20 @@
 """The course settings and extensions pages in real headless Chromium (the browser-test setup
 of test_browser.py): an instructor renames the course and changes its late-day budget, reads
 its sections, and revokes an extension after confirming (dismissing the dialog keeps it);
-TAs see the extensions but not the settings, students get 403, outsiders 404. The app is
-real uvicorn on SQLite with the course made through the services."""
+TAs see the extensions but not the settings, students get 403, outsiders 404; a roster invite
+downloaded from the roster page is followed, sets a password, and that password signs in.
+The app is real uvicorn on SQLite with the course made through the services."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -30,7 +34,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
-ROSTER = b"username,display_name,email,section,role\nalice,A,a@uni.example,s1,\nbob,B,b@uni.example,s2,\ntom,T,,,ta\n"
+ROSTER = (b"username,display_name,email,section,role\nalice,A,a@uni.example,s1,\nbob,B,b@uni.example,s2,\ntom,T,,,ta\n"
+          b"nina,Nina N,nina@uni.example,s2,\n")  # nina: a new account, no password
 
 
 @pytest.fixture(scope="module")
@@ -153,3 +158,50 @@ def test_instructor_edits_settings_and_revokes_an_extension(
     ines.get_by_role("button", name="Revoke alice's extension on A1").click()  # type: ignore[attr-defined]
     expect(ines).to_have_url(re.compile(r"/courses/ops/assignments/a1\?flash="))
     expect(ines.locator("#extensions + ul")).to_contain_text("None.")  # type: ignore[attr-defined]
+
+
+def test_a_roster_invite_sets_a_password_that_then_signs_in(
+    app_server: tuple[str, dict[str, str]], browser: object
+) -> None:
+    base = app_server[0]
+    ines = sign_in(browser, base, "ines", "/courses/ops/roster")
+    expect(ines.locator('tr[data-user="nina"] .sign-in')).to_have_text("no password")  # type: ignore[attr-defined]
+    ines.once("dialog", lambda d: d.accept())  # type: ignore[attr-defined]
+    with ines.expect_download() as download:  # type: ignore[attr-defined]
+        ines.get_by_role("button", name="Download invites CSV").click()  # type: ignore[attr-defined]
+    rows = {r["user"]: r for r in csv.DictReader(io.StringIO(Path(download.value.path()).read_text()))}
+    assert set(rows) == {"nina"} and rows["nina"]["email"] == "nina@uni.example"  # the others have passwords
+    link = rows["nina"]["link"]
+    assert link.startswith(base + "/invite/")
+    ines.reload()  # type: ignore[attr-defined]
+    expect(ines.locator('tr[data-user="nina"] .sign-in')).to_contain_text("invited")  # type: ignore[attr-defined]
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
+    nina = context.new_page()
+    nina.goto(link)
+    expect(nina.locator("#invite-user")).to_have_text("nina")
+    nina.get_by_label("New password").fill("nina-secret-1")
+    nina.get_by_label("The same password again").fill("nina-secret-2")
+    nina.get_by_role("button", name="Set password and sign in").click()
+    expect(nina.locator("#invite-error")).to_contain_text("not the same")
+    nina.get_by_label("New password").fill("nina-secret-1")
+    nina.get_by_label("The same password again").fill("nina-secret-1")
+    nina.get_by_role("button", name="Set password and sign in").click()
+    expect(nina).to_have_url(re.compile(r"/courses\?flash="))
+    expect(nina.locator(".flash")).to_contain_text("Welcome, nina")
+    expect(nina.locator('main a[href="/courses/ops"]')).to_be_visible()  # her course, whatever its title
+    shot(nina, "course-09-invite-signed-in")
+    nina.goto(link)  # used up
+    expect(nina.locator("main")).to_contain_text("already been used")
+    context.close()
+
+    # The new password signs in through the ordinary form.
+    fresh = browser.new_context(base_url=base)  # type: ignore[attr-defined]
+    login = fresh.new_page()
+    login.goto("/courses/ops")
+    login.get_by_label("User name").fill("nina")
+    login.get_by_label("Password").fill("nina-secret-1")
+    login.get_by_role("button", name="Sign in").click()
+    expect(login).to_have_url(re.compile(r"/courses/ops$"))
+    expect(login.get_by_role("link", name="A1")).to_be_visible()
+    fresh.close()
