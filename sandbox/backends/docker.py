@@ -51,7 +51,10 @@ JUDGE_INSIDE = "/judge"
 HARNESS_OVERHEAD_MB = 768
 STDERR_KEEP = 64 << 10
 WARM_MAX_IDLE_S = 600.0
-WARM_QUIET_S = 0.25  # warm containers start only after this long with no run of ours going
+# A warm container starts at once, even while runs are going, with the least CPU share (its
+# torch import only gets a core no run wants: it must not slow a running submission's timed
+# cases); the run that takes it gives it the normal share back. As in process.py.
+LOW_CPU_SHARES, CPU_SHARES = 2, 1024
 WARM_SHAPES = 2  # at most this many shapes of run keep warm containers at once
 def _started(pid: int) -> str:
     """When a process started (clock ticks since boot), so that a pid reused by another process
@@ -80,6 +83,7 @@ class _Container:
     stderr: bytearray
     status: dict[str, Any] = field(default_factory=dict)
     born: float = field(default_factory=time.monotonic)
+    low: bool = False  # started with the least CPU share (a warm start), to be given it back
 
 
 class DockerSandbox:
@@ -101,8 +105,6 @@ class DockerSandbox:
         self._swept = False
         self._closing_registered = False
         self._starting: Counter[tuple[object, ...]] = Counter()  # warm containers being started, per shape
-        self._active = 0  # runs going on now
-        self._idle_since = time.monotonic()
 
     @property
     def client(self) -> Any:
@@ -197,16 +199,20 @@ class DockerSandbox:
             if _orphan(str((c.labels or {}).get("tensorjudge.owner", "")), host):
                 _quietly(lambda c=c: c.remove(force=True))
 
-    def _start(self, spec: RunSpec) -> _Container:
+    def _start(self, spec: RunSpec, warm: bool = False) -> _Container:
         """Create, attach (before start, so not one byte of the channel is missed) and start a
-        container whose supervisor waits for its job file in an empty job folder."""
+        container whose supervisor waits for its job file in an empty job folder; a warm one
+        (started ahead) with the least CPU share."""
         if not self._swept:
             self._swept = True
             self._sweep(spec.work_root)
         run_id = uuid.uuid4().hex[:12]
         job_dir = make_job_dir(spec.work_root, "run")
         try:
-            container = self.client.containers.create(**self.container_config(spec, job_dir, run_id))
+            config = self.container_config(spec, job_dir, run_id)
+            if warm:
+                config["cpu_shares"] = LOW_CPU_SHARES
+            container = self.client.containers.create(**config)
         except BaseException:
             shutil.rmtree(job_dir, ignore_errors=True)
             raise
@@ -226,7 +232,7 @@ class DockerSandbox:
             _quietly(lambda: container.remove(force=True))
             shutil.rmtree(job_dir, ignore_errors=True)
             raise
-        slot = _Container(self._key(spec), container, job_dir, r, pump, threading.Thread(), stderr)
+        slot = _Container(self._key(spec), container, job_dir, r, pump, threading.Thread(), stderr, low=warm)
         # One blocking wait() in a thread: polling wait(timeout=...) makes the SDK raise a read
         # timeout each time and leak that request's socket.
         slot.waiter = threading.Thread(target=_wait_into, args=(container, slot.status), daemon=True)
@@ -258,17 +264,12 @@ class DockerSandbox:
 
         def fill() -> None:
             key = self._key(spec)
-            while True:  # start it once no run of ours has been going for a moment (see process.py)
-                with self._lock:
-                    if not self._active and time.monotonic() - self._idle_since >= WARM_QUIET_S:
-                        break
-                time.sleep(0.02)
             with self._lock:
                 if len(self._slots.get(key, [])) + self._starting[key] >= self.warm:
                     return
                 self._starting[key] += 1
             try:
-                slot = self._start(spec)
+                slot = self._start(spec, warm=True)
             except Exception:  # noqa: BLE001 - the next run starts one itself
                 with self._lock:
                     self._starting[key] -= 1
@@ -308,19 +309,14 @@ class DockerSandbox:
         # The supervisor is pid 1 of its own pid namespace, and installs our syscall filter (the
         # process backend's, via bwrap) on top of the engine's default profile itself.
         job = replace(spec.job, workdir="/tmp", isolated=True, install_seccomp=True)
-        with self._lock:
-            self._active += 1
-        try:
-            return self._run(spec, job)
-        finally:
-            with self._lock:
-                self._active -= 1
-                self._idle_since = time.monotonic()
+        return self._run(spec, job)
 
     def _run(self, spec: RunSpec, job: Job) -> RunResult:
         slot = self._take(spec)
         if slot is not None:
             self.warm_hits += 1
+            if slot.low:  # a run's now: the normal share, import done or not
+                _quietly(lambda: slot.container.update(cpu_shares=CPU_SHARES))
         else:
             slot = self._start(spec)
         self._refill(spec)

@@ -32,6 +32,8 @@ class FakeContainer:
         self.attach_params: dict[str, Any] | None = None
         self.sock: socket.socket | None = None
         self.on_wait: Any = None  # called when the backend waits for the container to exit
+        self.updates: list[dict[str, Any]] = []  # container.update() calls (resources changed live)
+        self.config: dict[str, Any] = {}  # what containers.create() was given
 
     def attach_socket(self, params: dict[str, Any]) -> socket.socket:
         """A real socket carrying the chunks in the engine's multiplexed framing (an 8-byte
@@ -57,6 +59,9 @@ class FakeContainer:
 
     def kill(self) -> None:
         self.killed = True
+
+    def update(self, **kwargs: Any) -> None:
+        self.updates.append(kwargs)
 
     def reload(self) -> None:
         pass
@@ -246,7 +251,7 @@ def test_docker_engine_grades_a_submission_end_to_end(tmp_path: Path) -> None:
     backend.close()  # no warm containers of earlier tests' shapes (their data dirs differ)
     report = grade(problem, {"solution.py": right}, settings=settings)
     assert report.verdict.value == "accepted", [(c.name, c.message) for c in report.cases]
-    # Containers are started ahead once the worker is quiet (settings.sandbox_warm = 2): the
+    # Containers are started ahead (settings.sandbox_warm = 2, at the least CPU share): the
     # next grade is handed one.
     deadline = time.monotonic() + 60
     while not backend.waiting() and time.monotonic() < deadline:  # type: ignore[attr-defined]
@@ -288,6 +293,7 @@ class _ManyContainers:
         class _Containers:
             def create(self, **kwargs: Any) -> _JobWaitingContainer:
                 c = _JobWaitingContainer(Path(next(iter(kwargs["volumes"]))))
+                c.config = kwargs
                 outer.created.append(c)
                 return c
 
@@ -314,6 +320,10 @@ def test_fake_client_warm_containers_are_handed_one_run_each(tmp_path: Path) -> 
         assert first.cases["c1"].tensors == second.cases["c1"].tensors == b"blob"
         used = next(c for c in client.created if c.id == cid)
         assert used.removed and not job_dir.exists()  # one run, then gone
+        # Started ahead with the least CPU share (it must not slow a run's timed cases), given
+        # the normal share when a run took it; the cold one never had it lowered.
+        assert used.config["cpu_shares"] == 2 and used.updates == [{"cpu_shares": 1024}]
+        assert "cpu_shares" not in client.created[0].config and client.created[0].updates == []
     finally:
         box.close()
     assert all(c.removed for c in client.created)
