@@ -82,8 +82,8 @@ def world(clean_postgres: str, tmp_path: Path) -> Iterator[World]:
         roster.import_roster(session, course, ines, "\n".join(lines).encode())
         courses[slug] = course
     now = utcnow()
-    for course, slug, problem in (("ca", "a1", "tiny-add"), ("ca", "a2", MHM), ("cb", "b1", "tiny-add")):
-        create_assignment(session, courses[course], ines, AssignmentFields(
+    for in_course, slug, problem in (("ca", "a1", "tiny-add"), ("ca", "a2", MHM), ("cb", "b1", "tiny-add")):
+        create_assignment(session, courses[in_course], ines, AssignmentFields(
             slug=slug, title=slug, release_at=now - D, due_at=now + D, problems=[(problem, 10)]))
     session.commit()
     for name, score in (("s001", 3.0), ("s002", 2.0), ("s003", 1.0)):
