@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     task_retry_backoff_s: float = 5.0
     task_max_attempts: int = 6  # deliveries (incl. redeliveries after a lost worker) per job
     broker_visibility_timeout_s: float = 3600.0  # redis: unacked messages come back after this
+    # The longest an API request waits on the broker (a publish or the health check's ping),
+    # retries included: a Redis that is down or frozen costs a request this much, then a 503.
+    broker_publish_timeout_s: float = Field(default=3.0, gt=0, le=60)
     sse_poll_interval_s: float = 0.5
     # The submission life cycle (docs/operations.md): a newer queued submission of a student
     # to a problem supersedes the older queued one; worker processes beat every

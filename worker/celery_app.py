@@ -8,7 +8,7 @@ from typing import Any
 from celery import Celery, signals
 
 from core.logs import install as install_log_format
-from core.services import fs_transport
+from core.services import fs_transport, redis_transport
 from core.services.broker import celery_config
 from core.settings import get_settings
 
@@ -17,6 +17,7 @@ def make_celery() -> Celery:
     """A Celery app configured from the TensorJudge settings."""
     settings = get_settings()
     fs_transport.register()
+    redis_transport.register()  # acks that cannot reach Redis never wedge the worker
     app = Celery("tensorjudge", include=["worker.tasks"])
     app.conf.update(celery_config(settings))
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from pathlib import Path
@@ -45,6 +46,17 @@ class RestartableRedis:
             self.proc.kill()
             self.proc.wait(10)
             self.proc = None
+
+    def freeze(self) -> None:
+        """SIGSTOP it: connections stay open and new ones are accepted by the kernel, but
+        nothing is answered (a hung or swapped-out Redis)."""
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """SIGCONT it: it answers everything it was sent meanwhile."""
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGCONT)
 
     def close(self) -> None:
         """Stop it and remove its folder."""

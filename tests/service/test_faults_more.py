@@ -1,9 +1,10 @@
 """More faults in the middle of a burst, against real Postgres, Redis, Celery worker and API
 processes: the API process SIGKILLed several times while clients keep submitting (retrying with
-the same Idempotency-Key, as the CLI does), the API SIGKILLed while Redis is down, and Postgres
-down for about 10 s (the API answers 503 with Retry-After, never 500). Each test asserts that
-every accepted submission ends final exactly once and that the database holds no other row: no
-duplicate from a retry, no orphan that was stored but never queued (the Ledger of fault_stack.py)."""
+the same Idempotency-Key, as the CLI does), the API SIGKILLed while Redis is down, Redis frozen
+(SIGSTOP) for about 10 s, and Postgres down for about 10 s (the API answers 503 with Retry-After,
+never 500). Each test asserts that every accepted submission ends final exactly once and that the
+database holds no other row: no duplicate from a retry, no orphan that was stored but never
+queued (the Ledger of fault_stack.py)."""
 
 from __future__ import annotations
 
@@ -80,6 +81,58 @@ def test_api_sigkilled_while_redis_is_down(tmp_path: Path, clean_postgres: str) 
                 ledger.post(client, stack.tokens[i % 5], f"after-{i}")
             ledger.assert_all_final_once(180)
             assert len(ledger.ids) == 6 + 12 + 4
+
+
+# What a request may take beyond the broker's own timeout (database work, a loaded machine):
+# generous, it only tells a bounded wait from a hang.
+HANG_MARGIN_S = 5.0
+
+
+def test_redis_frozen_ten_seconds_mid_burst(tmp_path: Path, clean_postgres: str) -> None:
+    """Redis SIGSTOPped: its sockets accept and never answer. No request may hang on it (each
+    waits at most broker_publish_timeout_s on the broker), /health says 503 with Retry-After
+    while it is frozen, and after SIGCONT every accepted submission ends final exactly once."""
+    with fault_stack(tmp_path, postgres_url=clean_postgres, worker="fz") as stack:
+        assert stack.redis is not None
+        bound_s = stack.settings.broker_publish_timeout_s + HANG_MARGIN_S
+        api = stack.api_process()
+        with httpx.Client(base_url=api.url, timeout=60) as client, stack.ledger() as ledger:
+            for i in range(6):
+                ledger.post(client, stack.tokens[i % 5], f"before-{i}")
+            ledger.wait_final(2)
+            stack.redis.freeze()
+            frozen_at = time.monotonic()
+
+            def frozen_burst() -> None:
+                for i in range(8):
+                    ledger.post(client, stack.tokens[i % 5], f"frozen-{i}")
+
+            sender = threading.Thread(target=frozen_burst, daemon=True)
+            sender.start()
+            seen: list[tuple[str, int, str | None, float, float]] = []  # what, status, Retry-After, start, took
+            while time.monotonic() - frozen_at < 10:
+                for what, path in (("health", "/api/v1/health"), ("problems", "/api/v1/problems")):
+                    started = time.monotonic()
+                    r = client.get(path)
+                    seen.append((what, r.status_code, r.headers.get("Retry-After"), started,
+                                 time.monotonic() - started))
+                time.sleep(0.5)
+            stack.redis.thaw()
+            thawed_at = time.monotonic()
+            sender.join(120)
+            assert not sender.is_alive(), "the burst sent while Redis was frozen never finished"
+            slowest = max([took for *_, took in seen] + [ledger.slowest_s])
+            print(f"\nRedis frozen 10 s: slowest request {slowest:.2f} s (bound {bound_s:g} s)")
+            assert slowest <= bound_s, seen
+            frozen_health = [(code, retry) for what, code, retry, started, took in seen
+                             if what == "health" and started + took < thawed_at]
+            assert len(frozen_health) >= 2 and all(code == 503 and retry and retry.isdigit()
+                                                   for code, retry in frozen_health), frozen_health
+            assert all(code == 200 for what, code, *_ in seen if what == "problems"), seen
+            for i in range(4):
+                ledger.post(client, stack.tokens[i % 5], f"after-{i}")
+            ledger.assert_all_final_once(180)
+            assert len(ledger.ids) == 6 + 8 + 4
 
 
 def _post_once(client: object, token: str, key: str) -> httpx.Response:
