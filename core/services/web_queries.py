@@ -4,7 +4,6 @@ Best submissions come from core.services.leaderboard (one definition for boards 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +12,6 @@ from sqlalchemy.orm import Session
 
 from core.auth import hash_token
 from core.db.models import ApiToken, Problem, Submission, SubmissionStatus, User
-from core.services import leaderboard as board
 from core.services.kinds import counted
 
 PAGE_SIZE = 50
@@ -105,23 +103,6 @@ def gradescope_results(sub: Submission) -> dict[str, Any]:
             "speed_ratio": sub.speed_ratio,
         },
     }
-
-
-def speed_ratios(session: Session, slug: str | None) -> list[float]:
-    """The speed ratios of the leaderboard's rows (one per user) for a problem, or all problems."""
-    if slug:
-        entries = board.for_problem(session, slug, None, limit=1000)["entries"]
-        return [e["speed_ratio"] for e in entries if e["speed_ratio"]]
-    return [s.speed_ratio for s in board.best_submissions(session) if s.speed_ratio and s.problem.published]
-
-
-def mean_speed_by_user(session: Session) -> dict[str, float]:
-    """user name -> geometric mean of the speed ratios of their best submissions."""
-    logs: dict[str, list[float]] = {}
-    for s in board.best_submissions(session):
-        if s.speed_ratio and s.speed_ratio > 0 and s.problem.published:
-            logs.setdefault(s.user.name, []).append(math.log(s.speed_ratio))
-    return {u: math.exp(sum(v) / len(v)) for u, v in logs.items()}
 
 
 def revoke_token(session: Session, token: str) -> None:
