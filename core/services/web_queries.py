@@ -1,5 +1,5 @@
 """Read models the web pages need beyond the JSON API: per-user problem status, filtered
-submission tables, the Gradescope export, speed distributions and the single-token sign-out.
+submission tables, the Gradescope export and the single-token sign-out.
 Best submissions come from core.services.leaderboard (one definition for boards and exports)."""
 
 from __future__ import annotations
