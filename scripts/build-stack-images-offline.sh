@@ -7,8 +7,9 @@
 #         postgresql, redis-server and curl, plus the project's PyPI dependencies. Rebuilt only
 #         when the project's dependency list, the course requirements or this stage change.
 #   app   tensorjudge:latest  the base plus this working tree's code at /app
-#         (scripts/offline-app.Dockerfile, a plain `docker build` that needs no network).
-#         Rebuilt when the code, the problems or the migrations change.
+#         (scripts/offline-app.Dockerfile, a plain `docker build` that needs no network), plus
+#         pyproject's `monitoring` extra (Flower) from wheels this machine's pip fetches.
+#         Rebuilt when the code, the problems, the migrations or pyproject.toml change.
 #
 # Each stage carries a content key (label tj.key): a second run with nothing changed only
 # compares keys. The sandbox image the workers start is built first
@@ -152,10 +153,41 @@ if [ "$FORCE" = 0 ] && [ "$(label "$IMAGE")" = "$APP_KEY" ]; then
 fi
 echo "stack image: building $IMAGE (key $APP_KEY)"
 old_app="$(docker image inspect "$IMAGE" --format '{{.Id}}' 2>/dev/null || true)"
+# The optional extras the image carries as well (pyproject's `monitoring`: Flower, for the
+# compose service of that profile). Their wheels are fetched by this machine's pip into a
+# folder that is the context of a one-layer build on top of the app: the builds stay offline.
+extras="$(python3 - <<'EOF'
+import tomllib
+with open("pyproject.toml", "rb") as f:
+    print(" ".join(tomllib.load(f)["project"].get("optional-dependencies", {}).get("monitoring", [])))
+EOF
+)"
+tag_app=(-t "$IMAGE")
+[ -n "$extras" ] && tag_app=()
 if ! out="$(docker build -q -f scripts/offline-app.Dockerfile --build-arg "BASE=$BASE" \
-    --label "tj.key=$APP_KEY" -t "$IMAGE" . 2>&1)"; then
+    --label "tj.key=$APP_KEY" "${tag_app[@]}" . 2>&1)"; then
   echo "$out" >&2
   exit 1
+fi
+if [ -n "$extras" ]; then
+  app_id="$(echo "$out" | tail -n 1)"
+  wheels="$(mktemp -d)"
+  trap 'rm -rf "$wheels"' EXIT
+  # shellcheck disable=SC2086
+  if ! got="$(python3 -m pip download -q --no-cache-dir --only-binary=:all: --python-version 3.11 \
+      --implementation cp --platform manylinux_2_28_x86_64 -d "$wheels" $extras 2>&1)"; then
+    echo "$got" | grep -v "is ignored" >&2
+    exit 1
+  fi
+  # shellcheck disable=SC2086
+  if ! out="$(printf 'FROM %s\nCOPY . /tmp/wheels\nRUN pip install -q --no-index --find-links /tmp/wheels %s && rm -rf /tmp/wheels\n' \
+      "$app_id" "$extras" | docker build -q --label "tj.key=$APP_KEY" -t "$IMAGE" -f - "$wheels" 2>&1)"; then
+    echo "$out" >&2
+    exit 1
+  fi
+  rm -rf "$wheels"
+  trap - EXIT
+  echo "stack image: with $extras"
 fi
 new_app="$(docker image inspect "$IMAGE" --format '{{.Id}}')"
 if [ -n "$old_app" ] && [ "$old_app" != "$new_app" ]; then
