@@ -9,7 +9,8 @@ test problem, creates a user through the CLI, then
 2. runs --clients concurrent clients, each doing --requests GET /api/v1/submissions/{id}
    (bounded loops), and reports p50/p90/p99 latency and requests per second;
 3. time to verdict on the warm worker: after one warm-up, --latency correct multi-head-matmul
-   submissions one after another, each from submit until its verdict is stored (median),
+   submissions one after another (--gap seconds apart), each from submit until its verdict is
+   stored (median),
    against a cold `python -c "import torch"` timed in the same run;
 4. saturation: --saturate multi-head-matmul submissions at once; submissions per minute
    against the compute-bound limit (worker concurrency x 60 s / the solution's own compute,
@@ -133,6 +134,8 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=100)
     ap.add_argument("--worker-concurrency", type=int, default=0, help="0: the default (fits the machine)")
     ap.add_argument("--latency", type=int, default=5)
+    ap.add_argument("--gap", type=float, default=0.0,
+                    help="seconds between the --latency submissions (0: each right after the last verdict)")
     ap.add_argument("--saturate", type=int, default=8)
     ap.add_argument("--timeout", type=float, default=1200)
     ap.add_argument("--backend", choices=["embedded", "postgres"], default="embedded")
@@ -195,15 +198,17 @@ def run(args: argparse.Namespace, urls: dict[str, str]) -> None:
             wall, ids = throughput(client, args.submissions, args.timeout)
             if args.latency:
                 throughput(client, 1, args.timeout, "multi-head-matmul", MHM_SOLUTION, 0.02)  # warm-up
-                times = [throughput(client, 1, args.timeout, "multi-head-matmul", MHM_SOLUTION, 0.02)[0]
-                         for _ in range(args.latency)]
+                times = []
+                for _ in range(args.latency):
+                    time.sleep(args.gap)
+                    times.append(throughput(client, 1, args.timeout, "multi-head-matmul", MHM_SOLUTION, 0.02)[0])
                 t0 = time.monotonic()
                 subprocess.run([sys.executable, "-c", "import torch"], check=True)
                 cold = time.monotonic() - t0
                 med = statistics.median(times)
-                print(f"multi-head-matmul, submit to verdict on a warm worker: median {med:.2f} s over "
-                      f"{len(times)} (min {min(times):.2f}, max {max(times):.2f}); cold `import torch` "
-                      f"{cold:.2f} s; ratio {med / cold:.2f}")
+                print(f"multi-head-matmul, submit to verdict on a warm worker ({args.gap:g} s between): median "
+                      f"{med:.2f} s over {len(times)} (min {min(times):.2f}, max {max(times):.2f}); "
+                      f"cold `import torch` {cold:.2f} s; ratio {med / cold:.2f}")
             if args.saturate:
                 sys.path[:0] = [str(REPO), str(REPO / "bench")]
                 from bench_grade import pure_compute
