@@ -11,6 +11,7 @@ Skipped, saying why, where no engine or no compose runs; `make test` starts an e
 from __future__ import annotations
 
 import io
+import secrets
 import signal
 import subprocess
 import tarfile
@@ -21,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.deploy.compose import Stack, build_images, wait_for, why_not_runnable
+from tests.deploy.compose import Stack, build_images, free_port, wait_for, why_not_runnable
 
 pytestmark = [pytest.mark.compose, pytest.mark.docker, pytest.mark.slow]
 
@@ -45,6 +46,9 @@ def stack() -> Iterator[Stack]:
         "TENSORJUDGE_CPU_WORKER_CONCURRENCY": "1",
         "TENSORJUDGE_CPU_WORKERS": "2",
         "TENSORJUDGE_SANDBOX_WARM": "0",
+        # Flower (profile "monitoring") is started by one test only, on a port of its own.
+        "TENSORJUDGE_FLOWER_BASIC_AUTH": f"ops:{secrets.token_hex(12)}",
+        "TENSORJUDGE_FLOWER_PORT": str(free_port()),
     })
     # A SIGTERM (an outer timeout, CI stopping) still runs the teardown below.
     previous = signal.signal(signal.SIGTERM, _terminated)
@@ -130,6 +134,27 @@ def test_stack_runs_two_worker_replicas_and_redis_with_appendonly(stack: Stack) 
     out = subprocess.run(["docker", "exec", redis, "redis-cli", "config", "get", "appendonly"],
                          capture_output=True, text=True, timeout=30).stdout.split()
     assert out == ["appendonly", "yes"]
+
+
+def test_flower_starts_with_its_profile_and_lists_the_workers(stack: Stack) -> None:
+    assert not stack.run("ps", "-q", "flower").stdout.strip()  # not started by a plain `up`
+    url = f"http://127.0.0.1:{stack.settings['TENSORJUDGE_FLOWER_PORT']}"
+    user, password = stack.settings["TENSORJUDGE_FLOWER_BASIC_AUTH"].split(":", 1)
+    try:
+        stack.run("--profile", "monitoring", "up", "-d", "--no-deps", "flower", timeout_s=120)
+
+        def workers() -> dict[str, Any] | None:
+            r = httpx.get(f"{url}/api/workers", params={"refresh": "true"}, auth=(user, password), timeout=15)
+            return dict(r.json()) if r.status_code == 200 and len(r.json()) >= 2 else None
+
+        listed = wait_for(workers, 60, "Flower to list both worker-cpu replicas")
+        print("\nFlower lists:", sorted(listed))
+        assert all(name.startswith("cpu@") for name in listed), sorted(listed)
+        assert {name.split("@", 1)[1] for name in listed} >= {cid[:12] for cid in stack.containers("worker-cpu")}
+        assert httpx.get(f"{url}/api/workers", timeout=15).status_code == 401  # basic auth required
+        assert httpx.get(f"{url}/api/workers", auth=(user, "wrong"), timeout=15).status_code == 401
+    finally:
+        stack.run("--profile", "monitoring", "rm", "-fs", "flower", check=False, timeout_s=120)
 
 
 def test_uploaded_package_validated_and_submission_graded(stack: Stack, tokens: dict[str, str],
