@@ -3,7 +3,10 @@
 # (sandbox/Dockerfile, TENSORJUDGE_SANDBOX=docker) through the host's Docker socket.
 #   docker build -t tensorjudge:latest .
 # Without a registry: scripts/build-stack-images-offline.sh (docs/deploy.md).
-FROM python:3.11-slim
+# PYTHON_IMAGE: any Debian-based image with Python 3.11 and pip on PATH (a mirror's copy of
+# python:3.11-slim, or the offline-built base, which is how this file is checked here).
+ARG PYTHON_IMAGE=python:3.11-slim
+FROM ${PYTHON_IMAGE}
 
 ARG TORCH_VERSION=2.13.0
 ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
