@@ -205,6 +205,11 @@ class FaultStack:
         self.apis.append(api)
         return api
 
+    def kill_apis(self) -> None:
+        """SIGKILL every API process this stack started."""
+        for api in self.apis:
+            api.kill()
+
     def ledger(self) -> Ledger:
         """A ledger on this stack's database (use it as a context manager)."""
         return Ledger(self.settings)
@@ -242,7 +247,7 @@ def fault_stack(tmp_path: Path, *, postgres_url: str | None = None, redis_url: s
             publish_tiny(session)
             tokens = [add_user(session, f"s{i}") for i in range(users)]
         stack = FaultStack(settings=settings, tokens=tokens, logs=tmp_path, pg=pg, redis=broker)
-        cleanup.callback(lambda: [api.kill() for api in stack.apis])
+        cleanup.callback(stack.kill_apis)
         cleanup.callback(stack.kill_worker)
         if worker is not None:
             stack.start_worker(worker)

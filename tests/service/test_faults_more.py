@@ -11,9 +11,11 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 
 from .fault_stack import GOOD, fault_stack
 from .helpers import auth
@@ -68,7 +70,8 @@ def test_api_sigkilled_while_redis_is_down(tmp_path: Path, clean_postgres: str) 
             sender = threading.Thread(target=outage_burst, daemon=True)
             sender.start()
             for kill_no in range(2):  # killed twice, each time with publishes in flight
-                wait_for(lambda k=kill_no: sent >= 2 + 4 * k, 120, f"{2 + 4 * kill_no} outage submissions")
+                wait_for(lambda k=kill_no: sent >= 2 + 4 * k, 120,  # type: ignore[misc]
+                         f"{2 + 4 * kill_no} outage submissions")
                 time.sleep(0.3)  # into the next request's publish, which waits on the dead broker
                 api.kill()
                 time.sleep(0.5)
@@ -135,8 +138,8 @@ def test_redis_frozen_ten_seconds_mid_burst(tmp_path: Path, clean_postgres: str)
             assert len(ledger.ids) == 6 + 8 + 4
 
 
-def _post_once(client: object, token: str, key: str) -> httpx.Response:
-    return client.post("/api/v1/submissions", data={"problem": "tiny-add"},  # type: ignore[attr-defined]
+def _post_once(client: TestClient, token: str, key: str) -> Any:
+    return client.post("/api/v1/submissions", data={"problem": "tiny-add"},
                        files=[("files", ("s.py", GOOD))], headers={**auth(token), "Idempotency-Key": key})
 
 
@@ -149,7 +152,9 @@ def test_postgres_down_ten_seconds_mid_burst(tmp_path: Path, redis_url: str) -> 
             ledger.post(client, tokens[i % 5], f"before-{i}")
         ledger.wait_final(2)
         stack.pg.stop()
-        down_at, refused, outage = time.monotonic(), [], []
+        down_at = time.monotonic()
+        refused: list[str] = []
+        outage: list[tuple[str, int, str | None, str | None]] = []
         while time.monotonic() - down_at < 10:
             key = f"during-{len(refused)}"
             for what, r in (("submit", _post_once(client, tokens[len(refused) % 5], key)),

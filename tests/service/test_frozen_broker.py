@@ -6,11 +6,12 @@ Redis (kombu's own keeps it and the worker never asks for another message)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from kombu import Connection, Exchange, Queue
+from kombu.connection import Connection
+from kombu.entity import Exchange, Queue
 
 from api.dispatch import BrokerTimeout, CeleryDispatcher
 from core.services import redis_transport
@@ -44,7 +45,8 @@ def test_publish_and_ping_give_up_on_a_frozen_redis(tmp_path: Path, broker: Rest
     dispatcher.enqueue(job)  # a connection in the pool, as in a running API
     assert dispatcher.ping()
     broker.freeze()
-    for call in (lambda: dispatcher.enqueue(job), lambda: dispatcher.validate(1, "cpu")):
+    calls: list[Callable[[], None]] = [lambda: dispatcher.enqueue(job), lambda: dispatcher.validate(1, "cpu")]
+    for call in calls:
         started = time.monotonic()
         with pytest.raises(BrokerTimeout, match="did not answer within 1 s"):
             call()
@@ -64,14 +66,14 @@ def test_publish_and_ping_give_up_on_a_frozen_redis(tmp_path: Path, broker: Rest
 
 def test_worker_transport_releases_a_delivery_it_could_not_ack(broker: RestartableRedis) -> None:
     redis_transport.register()
-    queue = Queue("acktest", Exchange("acktest", type="direct"), routing_key="acktest")
-    with Connection(broker.url, transport_options={"socket_timeout": 1}) as conn:
+    queue = Queue("acktest", Exchange("acktest", type="direct"), routing_key="acktest")  # type: ignore[no-untyped-call]
+    with Connection(broker.url, transport_options={"socket_timeout": 1}) as conn:  # type: ignore[no-untyped-call]
         assert isinstance(conn.transport, redis_transport.Transport)
         channel = conn.channel()
         channel.basic_qos(prefetch_count=1)
         producer = conn.Producer(channel)
         producer.publish({"n": 1}, exchange=queue.exchange, routing_key="acktest", declare=[queue])
-        message = queue(channel).get(no_ack=False)
+        message = queue(channel).get(no_ack=False)  # type: ignore[no-untyped-call]
         assert message is not None and not channel.qos.can_consume()
         broker.freeze()
         with pytest.raises(Exception, match=r"(?i)timeout|timed out"):
