@@ -11,7 +11,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-
 from core.db.base import session_scope
 from core.db.models import Role
 
