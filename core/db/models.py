@@ -237,5 +237,5 @@ class CaseResult(Base):
     timings: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     stdout: Mapped[str | None] = mapped_column(Text)
 
-import core.db.course_models  # noqa: E402, F401  (the course tables join Base.metadata)
-import core.db.lifecycle_models  # noqa: E402  (heartbeats and leases join Base.metadata)
+import core.db.course_models  # noqa: E402  (the course tables join Base.metadata)
+import core.db.lifecycle_models  # noqa: E402, F401  (heartbeats and leases join Base.metadata)
