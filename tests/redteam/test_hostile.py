@@ -58,8 +58,11 @@ def _assert_host_clean(settings: Settings) -> None:
     for _who, job_dir in waiting:
         assert not any(job_dir.iterdir()), f"a waiting sandbox's job folder holds {list(job_dir.iterdir())}"
     if backend.name == "docker":
+        from sandbox.backends.docker import _OWNER
+
         client = backend.client  # type: ignore[attr-defined]
-        left = client.containers.list(all=True, filters={"label": "tensorjudge.run"})
+        # This process's containers only: a compose stack's workers on the same engine have their own.
+        left = client.containers.list(all=True, filters={"label": ["tensorjudge.run", f"tensorjudge.owner={_OWNER}"]})
         left = [c for c in left if c.id not in {who for who, _ in waiting}]
         assert left == [], f"containers outlived their run: {left}"
     assert wait_no_leftovers(settings.data_dir, waiting={who for who, _ in waiting if isinstance(who, int)}) == []
