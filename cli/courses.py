@@ -214,17 +214,40 @@ def assignment_update_command(
     typer.echo(f"assignment {course}/{a['slug']} updated, due {a['due_at']}")
 
 
+@course_app.command("update")
+def update_command(
+    course: Annotated[str, typer.Argument(help="the course")],
+    server: ServerOpt, token: TokenOpt,
+    title: Annotated[str | None, typer.Option("--title", help="the course's title")] = None,
+    term: Annotated[str | None, typer.Option(help="e.g. 2026 spring")] = None,
+    late_days: Annotated[int | None, typer.Option("--late-days", help="late days per student")] = None,
+) -> None:
+    """Change a course's title, term or late-day budget (its instructors); options left out stay."""
+    body = {k: v for k, v in {"title": title, "term": term, "late_days": late_days}.items() if v is not None}
+    if not body:
+        _fail("nothing to change: give --title, --term or --late-days")
+    c = _call(server, token, "PATCH", f"/courses/{course}", json=body)
+    typer.echo(f"course {c['slug']}: {c['title']!r}, term {c['term'] or '-'}, {c['late_days']} late days")
+
+
 @course_app.command("extension")
 def extension_command(
     course: Annotated[str, typer.Argument()], assignment: Annotated[str, typer.Argument()],
     user: Annotated[str, typer.Argument(help="the student's user name")],
-    due: Annotated[str, typer.Option("--due", help="the student's own due time (ISO)")],
     server: ServerOpt, token: TokenOpt,
+    due: Annotated[str | None, typer.Option("--due", help="the student's own due time (ISO)")] = None,
+    revoke: Annotated[bool, typer.Option("--revoke", help="take the student's extension back")] = False,
     reason: Annotated[str, typer.Option(help="kept with the extension")] = "",
 ) -> None:
-    """Give a student their own due time on an assignment."""
-    ext = _call(server, token, "PUT", f"/courses/{course}/assignments/{assignment}/extensions/{user}",
-                json={"due_at": _time(due, "--due"), "reason": reason})
+    """Give a student their own due time on an assignment (--due), or take it back (--revoke)."""
+    path = f"/courses/{course}/assignments/{assignment}/extensions/{user}"
+    if revoke == (due is not None):
+        _fail("give either --due TIME or --revoke")
+    if revoke:
+        _call(server, token, "DELETE", path)
+        typer.echo(f"{user}: extension revoked; the assignment's due time applies")
+        return
+    ext = _call(server, token, "PUT", path, json={"due_at": _time(due, "--due"), "reason": reason})
     typer.echo(f"{user}: due {ext['due_at']}")
 
 

@@ -373,7 +373,8 @@ def test_an_assignment_graded_for_real_in_the_sandbox(env: Env) -> None:
 
 
 def test_cli_runs_a_course(env: Env, tmp_path: Path) -> None:
-    """create, roster, assignment create/update, extension, gradebook --csv, template instantiate."""
+    """create, update, roster, assignment create/update, extension (and its revoke), gradebook --csv,
+    template instantiate."""
     runner = CliRunner()
     roster_file = tmp_path / "roster.csv"
     roster_file.write_bytes(roster_csv(3) + b",No Name,x@uni.example,A\n")
@@ -398,6 +399,17 @@ def test_cli_runs_a_course(env: Env, tmp_path: Path) -> None:
         assert (rows["s001"]["tiny-add"], rows["s002"]["tiny-add"], rows["s002"]["extension"]) == ("16", "20", "yes")
         cli("course", "assignment", "update", "llm", "a1", "--due", (due + 3 * H).isoformat())
         assert "s001                      20/20" in cli("course", "gradebook", "llm", "a1")
+        # Revoked, s002's late submission (2 h past the original due) is judged by the course's due again.
+        assert "extension revoked" in cli("course", "extension", "llm", "a1", "s002", "--revoke")
+        cli("course", "assignment", "update", "llm", "a1", "--due", due.isoformat())
+        rows = {r["user"]: r for r in csv.DictReader(io.StringIO(cli("course", "gradebook", "llm", "a1", "--csv")))}
+        assert (rows["s002"]["tiny-add"], rows["s002"]["extension"]) == ("16", "")
+        both = runner.invoke(cli_app, ["course", "extension", "llm", "a1", "s002", "--revoke", "--due", "2026-05-02",
+                                       *common])
+        assert both.exit_code == 2 and "either --due TIME or --revoke" in both.output
+        assert "'LLM 2026', term 2026 spring, 2 late days" in cli(
+            "course", "update", "llm", "--title", "LLM 2026", "--term", "2026 spring", "--late-days", "2")
+        assert runner.invoke(cli_app, ["course", "update", "llm", *common]).exit_code == 2
         assert "nju-llm-2025" in cli("course", "template", "list")
         publish_bundled(env.session, ("happy-llm-attention", "happy-llm-layernorm", "happy-llm-mlp",
                                       "happy-llm-positional-encoding", "happy-llm-swiglu"))
