@@ -8,8 +8,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -34,7 +31,7 @@ from core.settings import Settings
 
 from .course_factories import BUNDLED, graded, publish_bundled, roster_csv
 from .helpers import RecordingDispatcher, add_user, auth, fake_grade, make_settings, publish_tiny
-from .servers import free_port
+from .servers import app_in_thread
 
 pytestmark = pytest.mark.postgres
 
@@ -90,19 +87,8 @@ def _course(env: Env, slug: str = "llm", n: int = 3) -> None:
 @contextmanager
 def serving(env: Env) -> Iterator[str]:
     """The env's app on a free port (uvicorn in a thread), for the CLI; yields its URL."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(env.settings, env.dispatcher), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    with app_in_thread(create_app(env.settings, env.dispatcher)) as url:
+        yield url
 
 
 def _assignment(env: Env, course: str = "llm", **fields: object) -> dict:  # type: ignore[type-arg]

@@ -8,15 +8,12 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -35,7 +32,7 @@ from core.services.errors import AuthError, ConflictError, ForbiddenError
 from core.settings import Settings
 
 from .helpers import RecordingDispatcher, auth, make_settings
-from .servers import free_port
+from .servers import app_in_thread
 
 pytestmark = pytest.mark.postgres
 
@@ -185,17 +182,8 @@ def test_api_csv_and_the_invite_page_sign_the_student_in(env: Env) -> None:
 @pytest.fixture
 def served(env: Env) -> Iterator[str]:
     """The env's app on a free port (uvicorn in a thread), for the CLI; yields its URL."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(env.settings, RecordingDispatcher()), host="127.0.0.1",
-                                           port=port, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=30)
+    with app_in_thread(create_app(env.settings, RecordingDispatcher())) as url:
+        yield url
 
 
 def test_cli_writes_the_invites_csv(env: Env, served: str, tmp_path: Path) -> None:

@@ -6,10 +6,7 @@ out); students cannot reach the report. Real fingerprints on real submission row
 from __future__ import annotations
 
 import json
-import threading
-import time
 
-import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
@@ -20,7 +17,7 @@ from core.db.models import Role, Submission
 from core.settings import Settings
 
 from .helpers import RecordingDispatcher, add_user, auth, publish_tiny
-from .servers import free_port
+from .servers import app_in_thread
 
 ORIGINAL = b'''def add(a, b):
     """Add two tensors, broadcasting the smaller one over the larger one's leading dims."""
@@ -125,16 +122,7 @@ def test_the_cli_lists_the_pairs(settings: Settings, dispatcher: RecordingDispat
     session.commit()
     _submit(client, ann, ORIGINAL)
     _submit(client, bob, RENAMED)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, dispatcher), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        url = f"http://127.0.0.1:{port}"
+    with app_in_thread(create_app(settings, dispatcher)) as url:
         out = CliRunner().invoke(cli_app, ["similarity", "tiny-add", "--server", url, "--token", staff, "--json"])
         assert out.exit_code == 0, out.output
         assert [{p["a"]["user"], p["b"]["user"]} for p in json.loads(out.output)["pairs"]] == [{"ann", "bob"}]
@@ -142,6 +130,3 @@ def test_the_cli_lists_the_pairs(settings: Settings, dispatcher: RecordingDispat
         assert "ann" in human.output and "bob" in human.output and "%" in human.output
         refused = CliRunner().invoke(cli_app, ["similarity", "tiny-add", "--server", url, "--token", ann])
         assert refused.exit_code != 0
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)

@@ -12,18 +12,17 @@ from __future__ import annotations
 
 import io
 import re
-import threading
-import time
 import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from api.dispatch import CeleryDispatcher
 from api.main import create_app
 from core.settings import REPO_ROOT
+from tests.service.servers import app_in_thread
 from tests.service.workers import kill_group, start_worker
 
 from .helpers import PASSWORDS, WEB_SCALE, make_settings, seed
@@ -65,15 +64,6 @@ if not CHROMIUM.exists():  # the Makefile installs it; skip cleanly where it is 
 sync_api = pytest.importorskip("playwright.sync_api")
 
 
-def free_port() -> int:
-    """A port nobody listens on right now."""
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The real app on a free port with a real `celery worker` process on the embedded broker
@@ -82,35 +72,27 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     settings = make_settings(root / "data")
     seed(settings, publish_bundled=True)
     worker = start_worker(settings, "browser-worker", root / "worker.log")
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(settings, CeleryDispatcher(settings)),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="off",
-    )
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=30)
-    kill_group(worker)
+    try:
+        with app_in_thread(create_app(settings, CeleryDispatcher(settings))) as url:
+            yield url
+    finally:
+        kill_group(worker)
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
+@contextmanager
+def chromium() -> Iterator[object]:
     """Headless Chromium from Debian's package."""
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         yield b
         b.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """Headless Chromium, one per test module."""
+    with chromium() as b:
+        yield b
 
 
 def shot(page: object, name: str) -> None:

@@ -10,15 +10,12 @@ from __future__ import annotations
 import csv
 import io
 import re
-import threading
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from api.main import create_app
 from core.db.base import session_scope, utcnow
@@ -26,9 +23,10 @@ from core.db.models import Role
 from core.services import courses, roster
 from core.services import users as user_service
 from core.services.courses import AssignmentFields
+from tests.service.servers import app_in_thread
 
 from .helpers import ThreadDispatcher, make_settings, seed
-from .test_browser import CHROMIUM, CHROMIUM_ARGS, free_port, shot, sign_in
+from .test_browser import CHROMIUM, chromium, shot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -59,20 +57,11 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
             courses.grant_extension(session, a, ines, student, now + timedelta(days=4), "ill")
         session.commit()
     dispatcher = ThreadDispatcher(settings)
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(settings, dispatcher), host="127.0.0.1", port=port,
-                                        log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", tokens
-    srv.should_exit = True
-    thread.join(timeout=30)
-    dispatcher.shutdown()
+    try:
+        with app_in_thread(create_app(settings, dispatcher)) as url:
+            yield url, tokens
+    finally:
+        dispatcher.shutdown()
 
 
 @pytest.fixture(scope="module")
@@ -80,10 +69,8 @@ def browser() -> Iterator[object]:
     """Headless Chromium from Debian's package."""
     if not CHROMIUM.exists():
         pytest.skip("/usr/bin/chromium is not installed")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def _status(base: str, token: str, path: str) -> int:

@@ -10,20 +10,18 @@ from __future__ import annotations
 import csv
 import io
 import re
-import threading
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from api.main import create_app
 from core.db.base import utcnow
+from tests.service.servers import app_in_thread
 
 from .helpers import ThreadDispatcher, make_settings, seed
-from .test_browser import CHROMIUM, CHROMIUM_ARGS, free_port, set_editor, shot, sign_in
+from .test_browser import CHROMIUM, chromium, set_editor, shot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -44,20 +42,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     settings = make_settings(root / "data", grader="tests.web.helpers:fake_grade")
     seed(settings, publish_bundled=False)
     dispatcher = ThreadDispatcher(settings)
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(settings, dispatcher), host="127.0.0.1", port=port,
-                                        log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=30)
-    dispatcher.shutdown()
+    try:
+        with app_in_thread(create_app(settings, dispatcher)) as url:
+            yield url
+    finally:
+        dispatcher.shutdown()
 
 
 @pytest.fixture(scope="module")
@@ -65,10 +54,8 @@ def browser() -> Iterator[object]:
     """Headless Chromium from Debian's package."""
     if not CHROMIUM.exists():
         pytest.skip("/usr/bin/chromium is not installed")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def _local(t: object) -> str:
