@@ -127,9 +127,9 @@ def take_warm(lock: threading.Condition, slots: dict[tuple[object, ...], list[W]
     """Take a ready warm sandbox of this shape out of `slots`. If none is ready but one of this
     shape is being started, wait for it, up to wait_s: it is further along than a cold start
     would be, and a cold start beside it would only take the CPU its import needs (on a busy
-    worker, back-to-back submissions used to start cold for that reason). Returns the sandbox,
-    or None (start one now), and the stale ones found on the way (the caller retires them).
-    The warm-starting side notifies `lock` when it adds a sandbox or gives up starting one."""
+    worker, a container launch takes a moment). Returns the sandbox, or None (start one now),
+    and the stale ones found on the way (the caller retires them). The warm-starting side ends
+    each start with shelve(), which notifies `lock`."""
     deadline = time.monotonic() + wait_s
     old: list[W] = []
     with lock:
@@ -144,6 +144,23 @@ def take_warm(lock: threading.Condition, slots: dict[tuple[object, ...], list[W]
             if starting.get(key, 0) <= 0 or left <= 0:
                 return None, old
             lock.wait(left)
+
+
+def shelve(lock: threading.Condition, slots: dict[tuple[object, ...], list[W]],
+           starting: dict[tuple[object, ...], int], key: tuple[object, ...], slot: W | None,
+           cap: int) -> list[W]:
+    """End a warm start of this shape: `slot` (None when it failed) goes on the shelf and the
+    shape is no longer counted as starting, both at once under `lock`, so that a run waiting in
+    take_warm() sees one or the other. Returns the oldest sandboxes beyond `cap` in all (the
+    caller retires them)."""
+    with lock:
+        starting[key] -= 1
+        spare: list[W] = []
+        if slot is not None:
+            slots.setdefault(key, []).append(slot)
+            spare = oldest_beyond(slots, cap)
+        lock.notify_all()
+    return spare
 
 
 def make_job_dir(parent: Path, label: str) -> Path:

@@ -40,7 +40,7 @@ from sandbox.backends.base import (
     fill_job_dir,
     harness_env,
     make_job_dir,
-    oldest_beyond,
+    shelve,
     sweep_job_dirs,
     take_warm,
 )
@@ -268,19 +268,12 @@ class DockerSandbox:
                 if len(self._slots.get(key, [])) + self._starting[key] >= self.warm:
                     return
                 self._starting[key] += 1
+            slot: _Container | None = None
             try:
                 slot = self._start(spec, warm=True)
             except Exception:  # noqa: BLE001 - the next run starts one itself
-                with self._lock:
-                    self._starting[key] -= 1
-                    self._lock.notify_all()
-                return
-            with self._lock:  # shelved and no longer "starting" at once: a waiting run sees one or the other
-                self._starting[key] -= 1
-                self._slots.setdefault(key, []).append(slot)
-                self._lock.notify_all()
-                spare = oldest_beyond(self._slots, WARM_SHAPES * self.warm)
-            for old in spare:
+                pass
+            for old in shelve(self._lock, self._slots, self._starting, key, slot, WARM_SHAPES * self.warm):
                 self._retire(old)
 
         threading.Thread(target=fill, name="warm-container", daemon=True).start()

@@ -54,8 +54,8 @@ from sandbox.backends.base import (
     fill_job_dir,
     harness_env,
     make_job_dir,
-    oldest_beyond,
     owner_dead,
+    shelve,
     start_with_channel,
     sweep_job_dirs,
     take_warm,
@@ -448,20 +448,12 @@ class ProcessSandbox:
                 if len(self._slots.get(key, [])) >= self.warm:
                     continue
                 self._starting[key] += 1
+            slot: _Slot | None = None
             try:
                 slot = self._start(spec, warm=True)
             except Exception as exc:  # noqa: BLE001 - the next run starts cold and says why
                 log.warning("could not start a warm sandbox: %s", exc)
-                with self._lock:
-                    self._starting[key] -= 1
-                    self._lock.notify_all()
-                continue
-            with self._lock:  # shelved and no longer "starting" at once: a waiting run sees one or the other
-                self._starting[key] -= 1
-                self._slots.setdefault(key, []).append(slot)
-                self._lock.notify_all()
-                spare = oldest_beyond(self._slots, WARM_SHAPES * self.warm)
-            for old in spare:
+            for old in shelve(self._lock, self._slots, self._starting, key, slot, WARM_SHAPES * self.warm):
                 self._retire(old)
 
     def _wait_quiet(self) -> None:
