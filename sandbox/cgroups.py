@@ -150,6 +150,11 @@ class Cgroup:
             finally:
                 os.close(fd)
 
+    def add(self, pid: int) -> None:
+        """Move another process (a pid of our namespace) into the cgroup; OSError if refused."""
+        for path in self.procs_files():
+            _write(Path(path), str(pid))
+
     def set_cpu_low(self, low: bool) -> bool:
         """Give the cgroup the least CPU share next to its siblings (low) or the default share
         back. CPU time is only divided this way when cores are contended: a low group still gets

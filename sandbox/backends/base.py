@@ -342,7 +342,7 @@ class Started:
 
     proc: subprocess.Popen[bytes]
     result_r: int  # the read end of the result channel, read once the run is handed a job
-    tail: _TailReader
+    tail: TailReader
 
 
 def start_with_channel(
@@ -375,17 +375,32 @@ def start_with_channel(
         raise
     os.close(w)
     os.close(stderr_w)
-    tail = _TailReader(stderr_r, 64 << 10)
+    tail = TailReader(stderr_r, 64 << 10)
     tail.start()
     return Started(proc, r, tail)
+
+
+class Waitable(Protocol):
+    """What watch_run() needs of the process that runs the harness (a Popen fits)."""
+
+    returncode: int | None
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Its exit code, waiting at most timeout (subprocess.TimeoutExpired after that)."""
+        ...
 
 
 def watch(started: Started, spec: RunSpec) -> RunResult:
     """Read the result channel of a started run, enforcing the wall time and the output cap
     from now; the whole process group is killed at the deadline."""
-    reader = ResultReader(started.result_r, spec.output_bytes + (4 << 20), spec.on_message)
+    return watch_run(started.proc, started.result_r, started.tail, spec, lambda: _killpg(started.proc))
+
+
+def watch_run(proc: Waitable, result_r: int, tail: TailReader, spec: RunSpec,
+              kill: Callable[[], None]) -> RunResult:
+    """watch(), for any harness process: `kill` stops everything of the run at the deadline."""
+    reader = ResultReader(result_r, spec.output_bytes + (4 << 20), spec.on_message)
     start = time.monotonic()
-    proc = started.proc
     reader.start()
     stopped: Ending | None = None
     deadline = start + spec.wall_time_s
@@ -403,13 +418,13 @@ def watch(started: Started, spec: RunSpec) -> RunResult:
         elif time.monotonic() > deadline:
             stopped = Ending.RUN_WALL
         if stopped:
-            _killpg(proc)
+            kill()
             proc.wait()
             break
     reader.join(timeout=5)
-    started.tail.join(timeout=2)
+    tail.join(timeout=2)
     return reader.result(exit_code=proc.returncode, wall_s=time.monotonic() - start,
-                         stopped=stopped, stderr_tail=started.tail.text())
+                         stopped=stopped, stderr_tail=tail.text())
 
 
 def run_with_channel(
@@ -430,7 +445,7 @@ def run_with_channel(
     return watch(started, spec)
 
 
-class _TailReader(threading.Thread):
+class TailReader(threading.Thread):
     def __init__(self, fd: int, keep: int) -> None:
         super().__init__(daemon=True)
         self.fd, self.keep = fd, keep

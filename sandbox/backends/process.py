@@ -28,12 +28,15 @@ from __future__ import annotations
 import atexit
 import glob
 import hashlib
+import json
 import logging
 import os
 import queue
 import resource
 import shutil
+import socket
 import stat as stat_mod
+import struct
 import subprocess
 import sys
 import tempfile
@@ -51,6 +54,7 @@ from sandbox.backends.base import (
     RunResult,
     RunSpec,
     Started,
+    TailReader,
     fill_job_dir,
     harness_env,
     make_job_dir,
@@ -60,6 +64,7 @@ from sandbox.backends.base import (
     sweep_job_dirs,
     take_warm,
     watch,
+    watch_run,
 )
 from sandbox.cgroups import Cgroup, CgroupLimits, CgroupUnavailable
 from sandbox.protocol import Job
@@ -67,6 +72,7 @@ from sandbox.protocol import Job
 log = logging.getLogger(__name__)
 
 JOB_INSIDE = "/job"
+JOBS_INSIDE = "/jobs"  # a zygote's: where each of its runs' job folders appears
 JUDGE_INSIDE = "/judge"
 # The supervisor (torch imported) and the forked child's copy-on-write share, above the
 # problem's own memory limit; the child also gets RLIMIT_AS on CPU cases.
@@ -100,6 +106,89 @@ class _Slot:
 
     def alive(self) -> bool:
         return self.started.proc.poll() is None
+
+
+# A zygote's own cgroup: the interpreter with torch imported (a CUDA build maps more), and the
+# moment a fork of it spends there before it is moved into its run's cgroup.
+ZYGOTE_MEMORY_MB = 2048
+ZYGOTE_PIDS = 64
+ZYGOTE_START_S = 180.0  # its torch import, at the least CPU share on a busy machine
+ZYGOTE_REPLY_S = 20.0  # a fork's pid, and its word that its isolation is in place
+ZYGOTE_CLEAN_S = 10.0  # after the run's cgroup is killed: the zygote has reaped it all
+ZYGOTE_FAILURES = 3  # zygotes that would not start in a row before the backend stops trying
+
+
+@dataclass
+class _Zygote:
+    """A started zygote (sandbox/harness/zygote.py), idle between runs."""
+
+    key: tuple[object, ...]
+    proc: subprocess.Popen[bytes]
+    ctl: socket.socket
+    group: Cgroup
+    jobs_dir: Path
+    tail: TailReader
+    born: float
+    runs: int = 0
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+
+class _ZygoteExit:
+    """A run's supervisor as watch_run() waits for it: the zygote reports its exit status."""
+
+    def __init__(self, ctl: socket.socket) -> None:
+        self.ctl = ctl
+        self.returncode: int | None = None
+        self.lost = False  # the zygote died or said something out of turn
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is not None:
+            return self.returncode
+        self.ctl.settimeout(30.0 if timeout is None else timeout)
+        try:
+            msg = self.ctl.recv(64)
+        except (TimeoutError, BlockingIOError):
+            if timeout is not None:
+                raise subprocess.TimeoutExpired("zygote run", timeout) from None
+            msg = b""
+        except OSError:
+            msg = b""
+        finally:
+            self.ctl.settimeout(None)
+        word, _, status = msg.decode("ascii", "replace").partition(" ")
+        if word == "exit" and status.lstrip("-").isdigit():
+            self.returncode = os.waitstatus_to_exitcode(int(status))
+        else:
+            self.lost, self.returncode = True, -9
+        return self.returncode
+
+
+def _sender_pid(ancillary: list[tuple[int, int, bytes]]) -> int:
+    """The pid the kernel put in an SCM_CREDENTIALS message (translated into our namespace)."""
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS and len(data) >= 12:
+            pid = struct.unpack("iII", data[:12])[0]
+            if pid > 0:
+                return int(pid)
+    raise OSError("the zygote's fork sent no credentials")
+
+
+def _order(job_dir: Path, spec: RunSpec) -> dict[str, object]:
+    """What a zygote's fork is told of its run: its job folder's name, its /tmp, its CPU time."""
+    return {"job": job_dir.name, "tmp_mb": spec.tmp_mb, "cpu_s": int(spec.wall_time_s) + 5}
+
+
+def _said(sock: socket.socket, word: bytes, timeout_s: float) -> bool:
+    """Whether the next message on sock is `word`, within timeout_s."""
+    sock.settimeout(timeout_s)
+    try:
+        return sock.recv(64) == word
+    except OSError:
+        return False
+    finally:
+        sock.settimeout(None)
 
 
 class BubblewrapUnavailable(RuntimeError):
@@ -184,9 +273,17 @@ class ProcessSandbox:
 
     name = "process"
 
-    def __init__(self, uid: int = 65534, cgroup_root: Path | None = None, warm: int = 0) -> None:
+    def __init__(self, uid: int = 65534, cgroup_root: Path | None = None, warm: int = 0,
+                 zygote: bool = True) -> None:
         self.bwrap = find_bwrap()
         self.warm = max(0, warm)  # sandboxes kept started ahead, per shape of run
+        # With warm > 0: zygotes (each serves many runs) where cgroups allow, else single-use
+        # warm sandboxes. zygote_off says why zygotes are not used (None: they are).
+        self.zygote_off: str | None = None if zygote else "turned off"
+        self._zygotes: dict[tuple[object, ...], list[_Zygote]] = {}  # idle ones, per shape
+        self._zstarting: Counter[tuple[object, ...]] = Counter()
+        self._zlive: Counter[tuple[object, ...]] = Counter()  # idle or serving a run
+        self._zfailures = 0
         self._slots: dict[tuple[object, ...], list[_Slot]] = {}
         self._lock = threading.Condition()  # notified when a warm sandbox is added or given up
         self._uid_lock = threading.Lock()
@@ -285,6 +382,22 @@ class ProcessSandbox:
     def argv(self, spec: RunSpec, job_dir: Path, result_fd: int,
              seccomp_fd: int | None = None) -> list[str]:
         """The bwrap command line for one run of the job folder job_dir (shown at /job)."""
+        return [*self._bwrap_args(spec.tmp_mb, spec.gpus, ["--ro-bind", str(job_dir), JOB_INSIDE], seccomp_fd),
+                sys.executable, "-m", "sandbox.harness.supervisor", "--wait",
+                f"{JOB_INSIDE}/{protocol.JOB_FILE}", str(result_fd)]
+
+    def zygote_argv(self, gpus: list[int], jobs_dir: Path, ctl_fd: int) -> list[str]:
+        """The bwrap command line for a zygote: the folder its runs' job folders appear in is
+        bound at /jobs, /job is an empty mount point for each run's own, /tmp is tiny (each run
+        mounts its own), and no syscall filter yet (each run installs the whole one itself, after
+        the namespaces and mounts of its own that the filter forbids)."""
+        mounts = ["--ro-bind", str(jobs_dir), JOBS_INSIDE, "--dir", JOB_INSIDE]
+        return [*self._bwrap_args(1, gpus, mounts, None),
+                sys.executable, "-m", "sandbox.harness.supervisor", "--zygote", str(ctl_fd)]
+
+    def _bwrap_args(self, tmp_mb: int, gpus: list[int], mounts: list[str],
+                    seccomp_fd: int | None) -> list[str]:
+        """bwrap and its options, up to the command it runs."""
         assert self.bwrap
         args = [
             self.bwrap,
@@ -300,19 +413,15 @@ class ProcessSandbox:
             "--ro-bind", "/usr", "/usr",
             # /tmp first: binds below may live under the host's /tmp (a checkout in /tmp, say)
             # and must land on top of the private tmpfs, not be hidden by it.
-            "--size", str(spec.tmp_mb << 20), "--tmpfs", "/tmp",
+            "--size", str(tmp_mb << 20), "--tmpfs", "/tmp",
         ]
         args += self._system_links()
         for etc in ("/etc/ld.so.cache", "/etc/localtime"):
             if os.path.exists(etc):
                 args += ["--ro-bind", etc, etc]
         args += self._binds()
-        args += [
-            "--ro-bind", str(job_dir), JOB_INSIDE,
-            "--proc", "/proc",
-            "--dev", "/dev",
-        ]
-        args += gpu_args(spec.gpus)
+        args += [*mounts, "--proc", "/proc", "--dev", "/dev"]
+        args += gpu_args(gpus)
         args += [
             "--remount-ro", "/",
             "--chdir", "/tmp",
@@ -321,14 +430,10 @@ class ProcessSandbox:
         if seccomp_fd is not None:
             args += ["--seccomp", str(seccomp_fd)]
         extra = {"PYTHONPATH": JUDGE_INSIDE}
-        if spec.gpus:
-            extra["CUDA_VISIBLE_DEVICES"] = ",".join(str(i) for i in spec.gpus)
+        if gpus:
+            extra["CUDA_VISIBLE_DEVICES"] = ",".join(str(i) for i in gpus)
         for key, value in harness_env(extra).items():
             args += ["--setenv", key, value]
-        args += [
-            sys.executable, "-m", "sandbox.harness.supervisor", "--wait",
-            f"{JOB_INSIDE}/{protocol.JOB_FILE}", str(result_fd),
-        ]
         return args
 
     def _job_parent(self, spec: RunSpec) -> Path:
@@ -436,11 +541,184 @@ class ProcessSandbox:
             self._retire(s)
         return slot
 
+    # ---- zygotes ----
+
+    def zygotes_on(self) -> bool:
+        """Whether runs go to zygotes (warm sandboxes that serve many runs)."""
+        return bool(self.warm) and self.zygote_off is None
+
+    def _turn_zygotes_off(self, why: str) -> None:
+        if self.zygote_off is None:
+            self.zygote_off = why
+            log.warning("zygotes off, warm sandboxes are single-use from now: %s", why)
+
+    @staticmethod
+    def _zkey(spec: RunSpec) -> tuple[object, ...]:
+        """What a zygote is fixed to: its GPUs (every limit is its runs' own cgroup's)."""
+        return (tuple(spec.gpus),)
+
+    def _start_zygote(self, spec: RunSpec) -> _Zygote:
+        """A zygote for this shape of run, once it has imported torch and said `ready`.
+        CgroupUnavailable where there is no cgroup to hold it (no zygotes on this host)."""
+        self._settle_uid()
+        if not self._swept:
+            self._swept = True
+            self._sweep(spec)
+        limits = CgroupLimits(memory_mb=ZYGOTE_MEMORY_MB, pids=ZYGOTE_PIDS, cpus=1.0)
+        name = f"zygote-{OWNER}-{uuid.uuid4().hex[:12]}"
+        group = Cgroup.create(name, limits, root=self.cgroup_root) if self.cgroup_root else Cgroup.create(name, limits)
+        group.set_cpu_low(True)  # its import only gets a core no run wants
+        jobs_dir = make_job_dir(self._job_parent(spec), "zygote")
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        err_r, err_w = os.pipe()
+
+        def limits_fn() -> None:
+            group.join_self()
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+            resource.setrlimit(resource.RLIMIT_CPU, (WAITING_CPU_S, WAITING_CPU_S))
+            self._drop_privileges()
+
+        try:
+            proc = subprocess.Popen(
+                self.zygote_argv(spec.gpus, jobs_dir, theirs.fileno()), stdin=subprocess.DEVNULL,
+                stdout=err_w, stderr=err_w, env=harness_env(), pass_fds=(theirs.fileno(),),
+                start_new_session=True, preexec_fn=limits_fn, close_fds=True)
+        except BaseException:
+            for fd in (err_r, err_w):
+                os.close(fd)
+            ours.close()
+            theirs.close()
+            self._clean(group, jobs_dir)
+            raise
+        theirs.close()
+        os.close(err_w)
+        tail = TailReader(err_r, 16 << 10)
+        tail.start()
+        zygote = _Zygote(self._zkey(spec), proc, ours, group, jobs_dir, tail, time.monotonic())
+        if not _said(ours, b"ready", ZYGOTE_START_S):
+            self._end_zygote(zygote)
+            raise RuntimeError("the zygote did not start: " + tail.text()[-400:])
+        group.set_cpu_low(False)  # its forks (page tables copied here) must not wait for a core
+        return zygote
+
+    def _end_zygote(self, zygote: _Zygote) -> None:
+        """Stop a zygote and whatever it holds (it exits when its socket closes)."""
+        zygote.ctl.close()
+        try:
+            os.killpg(zygote.proc.pid, 9)
+        except (ProcessLookupError, PermissionError):
+            pass
+        zygote.proc.wait()
+        zygote.tail.join(timeout=2)
+        self._clean(zygote.group, zygote.jobs_dir)
+
+    def _retire_zygote(self, zygote: _Zygote) -> None:
+        self._end_zygote(zygote)
+        with self._lock:
+            self._zlive[zygote.key] -= 1
+
+    def _start_zygotes(self, spec: RunSpec) -> None:
+        """From the warm thread: start one zygote of this shape if it has fewer than `warm`."""
+        key = self._zkey(spec)
+        with self._lock:
+            if self._zlive[key] + self._zstarting[key] >= self.warm:
+                return
+            self._zstarting[key] += 1
+        zygote: _Zygote | None = None
+        try:
+            zygote = self._start_zygote(spec)
+            self._zfailures = 0
+        except CgroupUnavailable as exc:
+            self._turn_zygotes_off(f"no cgroup to hold one: {exc}")
+        except Exception as exc:  # noqa: BLE001 - the next run starts cold and says why
+            self._zfailures += 1
+            log.warning("could not start a zygote: %s", exc)
+            if self._zfailures >= ZYGOTE_FAILURES:
+                self._turn_zygotes_off(f"{self._zfailures} zygotes in a row did not start")
+        if zygote is not None:
+            with self._lock:
+                self._zlive[key] += 1
+        for old in shelve(self._lock, self._zygotes, self._zstarting, key, zygote, WARM_SHAPES * self.warm):
+            self._retire_zygote(old)
+
+    def _run_in_zygote(self, zygote: _Zygote, spec: RunSpec, job: Job) -> RunResult | None:
+        """Hand the run to an idle zygote: its fork joins the run's own cgroup, isolates itself,
+        runs the job. None when the zygote could not take it (then it is retired, and where the
+        kernel refused the fork its isolation, zygotes are turned off): the run starts cold."""
+        group = self._cgroup(spec)
+        if group is None:
+            self._release_zygote(zygote)
+            return None
+        job_dir = make_job_dir(zygote.jobs_dir, "run")
+        fill_job_dir(job_dir, spec, job)
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        ours.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        result_r, result_w = os.pipe()
+        err_r, err_w = os.pipe()
+        reply = b""
+        try:
+            socket.send_fds(zygote.ctl, [json.dumps(_order(job_dir, spec)).encode()],
+                            [theirs.fileno(), result_w, err_w])
+            ours.settimeout(ZYGOTE_REPLY_S)
+            _, ancillary, _, _ = ours.recvmsg(16, socket.CMSG_SPACE(12))
+            group.add(_sender_pid(ancillary))  # before the fork reads its job or forks again
+            ours.send(b"go")
+            reply = ours.recv(512)
+        except OSError as exc:
+            log.warning("a zygote did not take its run: %s", exc)
+        finally:
+            theirs.close()
+            os.close(result_w)
+            os.close(err_w)
+            ours.close()
+        if reply != b"ok":
+            os.close(result_r)
+            os.close(err_r)
+            self._retire_zygote(zygote)
+            self._clean(group, job_dir)
+            if reply.startswith(b"fail "):
+                self._turn_zygotes_off("a run could not isolate itself: " + reply[5:].decode(errors="replace"))
+            return None
+        self.last_cgroup_version = group.version
+        self.last_cgroup_dirs = [str(d) for d in group.dirs.values()]
+        tail = TailReader(err_r, 64 << 10)
+        tail.start()
+        exited = _ZygoteExit(zygote.ctl)
+        result = watch_run(exited, result_r, tail, spec, lambda: None if group.kill_all() else None)
+        # Whatever the run left dies with its cgroup; the zygote reaps it and says `clean`.
+        group.kill_all()
+        clean = not exited.lost and _said(zygote.ctl, b"clean", ZYGOTE_CLEAN_S)
+        result.oom_killed = self._clean(group, job_dir)
+        zygote.runs += 1
+        if clean and zygote.alive():
+            self._release_zygote(zygote)
+        else:
+            self._retire_zygote(zygote)
+        return result
+
+    def _release_zygote(self, zygote: _Zygote) -> None:
+        with self._lock:
+            self._zygotes.setdefault(zygote.key, []).append(zygote)
+            self._lock.notify_all()
+
+    def _take_zygote(self, spec: RunSpec) -> _Zygote | None:
+        """An idle zygote for this shape of run (waiting for one being started), or None."""
+        zygote, dead = take_warm(self._lock, self._zygotes, self._zstarting, self._zkey(spec),
+                                 lambda z: not z.alive())
+        for z in dead:
+            self._retire_zygote(z)
+        return zygote
+
     def _warm_loop(self) -> None:
         """The one long-lived thread that starts warm sandboxes: bubblewrap dies with the thread
         that started it (--die-with-parent), so none may be started by a passing thread."""
         while True:
             spec = self._starts.get()
+            if self.zygotes_on():
+                self._start_zygotes(spec)
+                if self.zygotes_on():
+                    continue
             key = self._key(spec)
             if not self._low_ok:
                 self._wait_quiet()
@@ -484,21 +762,26 @@ class ProcessSandbox:
             return sum(self._starting.values())
 
     def waiting(self) -> list[tuple[int, Path]]:
-        """(bwrap pid, job folder) of every warm sandbox that has not been handed a run; waits
-        for one being started to be ready first."""
+        """(bwrap pid, job folder) of every warm sandbox that has not been handed a run, and of
+        every idle zygote (its folder of job folders); waits for those being started first."""
         deadline = time.monotonic() + 30
-        while any(self._starting.values()) and time.monotonic() < deadline:
+        while (any(self._starting.values()) or any(self._zstarting.values())) and time.monotonic() < deadline:
             time.sleep(0.02)
         with self._lock:
-            return [(s.started.proc.pid, s.job_dir) for group in self._slots.values() for s in group]
+            return ([(s.started.proc.pid, s.job_dir) for group in self._slots.values() for s in group]
+                    + [(z.proc.pid, z.jobs_dir) for group in self._zygotes.values() for z in group])
 
     def close(self) -> None:
-        """Retire every warm sandbox."""
+        """Retire every warm sandbox and every idle zygote."""
         with self._lock:
             slots = [s for group in self._slots.values() for s in group]
             self._slots.clear()
+            zygotes = [z for group in self._zygotes.values() for z in group]
+            self._zygotes.clear()
         for slot in slots:
             self._retire(slot)
+        for zygote in zygotes:
+            self._retire_zygote(zygote)
 
     def run(self, spec: RunSpec) -> RunResult:
         """Hand the run to a started sandbox (a warm one, else one started now); wall time
@@ -518,7 +801,13 @@ class ProcessSandbox:
                 self._idle_since = time.monotonic()
 
     def _run(self, spec: RunSpec, job: Job) -> RunResult:
-        slot = self._take(spec)
+        if self.zygotes_on():
+            zygote = self._take_zygote(spec)
+            if zygote is not None and (result := self._run_in_zygote(zygote, spec, job)) is not None:
+                self.warm_hits += 1
+                return result
+            self._refill(spec)  # every zygote of this shape was busy, or one failed: one more
+        slot = None if self.zygotes_on() else self._take(spec)
         if slot is not None:
             self.warm_hits += 1
             if slot.low and slot.group is not None:
@@ -527,7 +816,8 @@ class ProcessSandbox:
             slot = self._start(spec)
         self.last_cgroup_version = slot.group.version if slot.group else None
         self.last_cgroup_dirs = [str(d) for d in slot.group.dirs.values()] if slot.group else []
-        self._refill(spec)
+        if not self.zygotes_on():
+            self._refill(spec)
         try:
             fill_job_dir(slot.job_dir, spec, job)
             stdin = slot.started.proc.stdin

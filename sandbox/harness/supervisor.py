@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 from sandbox import protocol
 from sandbox.protocol import CaseResult, CaseSpec, ChildResult, Ending, Job, TimingSample
@@ -548,9 +549,15 @@ def main(argv: list[str]) -> int:
     Flags (before the job path and the result fd): `--wait` imports torch, then waits for
     `go` on stdin (a warm process sandbox, see backends/process.py); `--wait-file` imports
     torch, then waits for the job file to appear (a warm container); `--seccomp` installs our
-    syscall filter first, while this is the only thread (the docker backend)."""
+    syscall filter first, while this is the only thread (the docker backend); `--zygote CTL_FD`
+    serves many runs, each in a fork that isolates itself (sandbox/harness/zygote.py)."""
     flags = {a for a in argv[1:] if a.startswith("--")}
     rest = [a for a in argv[1:] if a not in flags]
+    if "--zygote" in flags:
+        _non_dumpable()
+        from sandbox.harness.zygote import serve
+
+        serve(int(rest[0]))
     job_path, result_fd = Path(rest[0]), int(rest[1])
     _non_dumpable()
     seccomp_done = "--seccomp" in flags
@@ -566,13 +573,19 @@ def main(argv: list[str]) -> int:
         os._exit(0)
     if "--wait-file" in flags:
         _wait_for_file(job_path)
+    serve_job(job_path, result_fd, seccomp_done)
+
+
+def serve_job(job_path: Path, result_fd: int, seccomp_done: bool = True) -> NoReturn:
+    """Read the job file and run every case, writing results to result_fd; exits the process
+    (a warm or zygote-forked supervisor gets here with its isolation already in place)."""
     try:
         job = Job.decode(job_path.read_bytes())
     except (OSError, protocol.ProtocolError) as exc:
         print(f"refusing to run: unreadable job file: {exc}", file=sys.stderr)
-        return 4
+        os._exit(4)
     if job.install_seccomp and not seccomp_done and not _install_seccomp():
-        return 4
+        os._exit(4)
     # Import torch once here so each forked child starts warm; CUDA is never initialised here.
     # So is the judge's own code every child runs (the child, loader, rules and kit modules).
     import safetensors.torch  # noqa: F401

@@ -1,6 +1,7 @@
 """Warm process sandboxes: runs are handed to sandboxes started ahead (torch imported, nothing
 handed to them yet), and nothing one run leaves (files in /tmp, processes, environment) reaches
-the next run, which is always another sandbox."""
+the next run. Single-use warm sandboxes (zygote=False: where no cgroup can hold a zygote) serve
+one run each; zygotes serve many, one after another (tests/sandbox/test_zygote.py has more)."""
 
 from __future__ import annotations
 
@@ -66,8 +67,9 @@ def _wait_warm(box: ProcessSandbox, n: int, timeout_s: float = 60.0) -> None:
 
 
 @needs_bwrap
-def test_runs_go_to_warm_sandboxes_and_see_nothing_of_earlier_runs(tmp_path: Path) -> None:
-    box = ProcessSandbox(warm=2)
+@pytest.mark.parametrize("zygote", [False, True], ids=["single-use", "zygote"])
+def test_runs_go_to_warm_sandboxes_and_see_nothing_of_earlier_runs(tmp_path: Path, zygote: bool) -> None:
+    box = ProcessSandbox(warm=2, zygote=zygote)
     spec = _spec(tmp_path)
     try:
         box.prestart(spec)
@@ -91,7 +93,7 @@ def test_a_run_waits_for_the_warm_sandbox_being_started_rather_than_start_cold(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import threading
 
-    box = ProcessSandbox(warm=1)
+    box = ProcessSandbox(warm=1, zygote=False)
     spec = _spec(tmp_path)
     real, gate, cold = box._start, threading.Event(), []
 
@@ -150,7 +152,7 @@ def test_warm_sandboxes_start_during_a_run_with_the_least_cpu_share_and_get_it_b
 
     from sandbox.cgroups import Cgroup
 
-    box = ProcessSandbox(warm=1)
+    box = ProcessSandbox(warm=1, zygote=False)
     spec = _spec(tmp_path)
     given_back: list[str] = []
     real = Cgroup.set_cpu_low
