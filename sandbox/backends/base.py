@@ -397,7 +397,7 @@ def watch(started: Started, spec: RunSpec) -> RunResult:
 
 
 def watch_run(proc: Waitable, result_r: int, tail: TailReader, spec: RunSpec,
-              kill: Callable[[], None]) -> RunResult:
+              kill: Callable[[], object]) -> RunResult:
     """watch(), for any harness process: `kill` stops everything of the run at the deadline."""
     reader = ResultReader(result_r, spec.output_bytes + (4 << 20), spec.on_message)
     start = time.monotonic()

@@ -284,6 +284,7 @@ class ProcessSandbox:
         self._zstarting: Counter[tuple[object, ...]] = Counter()
         self._zlive: Counter[tuple[object, ...]] = Counter()  # idle or serving a run
         self._zfailures = 0
+        self.zygotes_lost = 0  # zygotes that died, or did not come clean after a run (retired)
         self._slots: dict[tuple[object, ...], list[_Slot]] = {}
         self._lock = threading.Condition()  # notified when a warm sandbox is added or given up
         self._uid_lock = threading.Lock()
@@ -685,7 +686,7 @@ class ProcessSandbox:
         tail = TailReader(err_r, 64 << 10)
         tail.start()
         exited = _ZygoteExit(zygote.ctl)
-        result = watch_run(exited, result_r, tail, spec, lambda: None if group.kill_all() else None)
+        result = watch_run(exited, result_r, tail, spec, group.kill_all)
         # Whatever the run left dies with its cgroup; the zygote reaps it and says `clean`.
         group.kill_all()
         clean = not exited.lost and _said(zygote.ctl, b"clean", ZYGOTE_CLEAN_S)
@@ -694,6 +695,8 @@ class ProcessSandbox:
         if clean and zygote.alive():
             self._release_zygote(zygote)
         else:
+            self.zygotes_lost += 1
+            log.warning("a zygote did not come clean after a run (retired): %s", zygote.tail.text()[-300:])
             self._retire_zygote(zygote)
         return result
 
@@ -707,6 +710,7 @@ class ProcessSandbox:
         zygote, dead = take_warm(self._lock, self._zygotes, self._zstarting, self._zkey(spec),
                                  lambda z: not z.alive())
         for z in dead:
+            self.zygotes_lost += 1
             self._retire_zygote(z)
         return zygote
 

@@ -108,3 +108,17 @@ def test_correct_submission_is_still_accepted_after_the_red_team(
     report = grade(mini_timed, {"solution.py": source}, settings=settings)
     assert report.verdict.value == "accepted", [(c.name, c.message) for c in report.cases]
     _assert_host_clean(settings)
+
+
+def test_the_process_sandbox_ran_the_red_team_in_zygotes_it_could_not_harm(settings: Settings) -> None:
+    """Where cgroups hold zygotes, the hostile runs above went to zygotes (one warm sandbox
+    serving run after run), and none of them killed, wedged or dirtied its zygote: none was
+    retired, and zygotes are still on."""
+    backend = get_backend(settings)
+    if backend.name != "process" or not getattr(backend, "warm", 0):
+        pytest.skip("zygotes are the process sandbox's warm sandboxes")
+    if backend.zygote_off is not None and "no cgroup" in backend.zygote_off:  # type: ignore[attr-defined]
+        pytest.skip(f"no zygotes on this host: {backend.zygote_off}")  # type: ignore[attr-defined]
+    assert backend.zygote_off is None  # type: ignore[attr-defined]
+    assert backend.warm_hits >= len(EXPECTED) // 2  # type: ignore[attr-defined]
+    assert backend.zygotes_lost == 0  # type: ignore[attr-defined]
