@@ -6,6 +6,7 @@ by the supervisor)."""
 from __future__ import annotations
 
 import gc
+import importlib.machinery
 import importlib.util
 import os
 import resource
@@ -29,12 +30,22 @@ from sandbox.protocol import CaseSpec, ChildResult, Ending, Job
 _OOM_MARKERS = ("can't allocate memory", "not enough memory", "out of memory", "CUDA out of memory")
 
 
+_DRIVERS: dict[str, types.ModuleType] = {}
+
+
 def load_driver(path: str) -> types.ModuleType:
-    """Import the problem's driver from its file."""
-    spec = importlib.util.spec_from_file_location("tj_problem_driver", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    """Import the problem's driver from its file, once per case child: it is the judge's side
+    of every case (the submission's modules are the ones imported afresh for each case), and
+    executing it again per case cost milliseconds (a driver's dataclasses build their methods
+    with exec). Nothing the student's code does to it can change a verdict that a single case
+    could not already: outputs are compared outside the sandbox."""
+    module = _DRIVERS.get(path)
+    if module is None:
+        spec = importlib.util.spec_from_file_location("tj_problem_driver", path)
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _DRIVERS[path] = module
     return module
 
 
@@ -229,6 +240,7 @@ def serve_cases(job: Job, root: Path, ctl_fd: int, device: str) -> None:
     # What the supervisor imported (torch above all) is never garbage: leave it out of every
     # collection, which then costs what the case itself allocated, not ~0.1 s of torch's heap.
     gc.freeze()
+    _compile_once()
     try:
         if device != "cuda":
             lim = _mapped_bytes() + (job.limits.address_space_mb << 20)
@@ -266,6 +278,25 @@ def serve_cases(job: Job, root: Path, ctl_fd: int, device: str) -> None:
     finally:
         _flush()
         os._exit(code)
+
+
+def _compile_once() -> None:
+    """Compile each source file (the driver, the submission's modules) once in this child, not
+    once per case: every case still executes a fresh module from it, so no module state carries
+    over; only the bytecode, which is immutable, is reused. A few milliseconds per file and case
+    (the sandbox writes no .pyc files). Installed before any of the submission's code runs."""
+    machinery = importlib.machinery.SourceFileLoader
+    real = machinery.source_to_code
+    cache: dict[tuple[str, bytes], types.CodeType] = {}
+
+    def source_to_code(self: Any, data: Any, path: Any, *, _optimize: int = -1) -> types.CodeType:
+        key = (str(path), bytes(data))
+        found = cache.get(key)
+        if found is None:
+            found = cache[key] = real(self, data, path, _optimize=_optimize)
+        return found
+
+    machinery.source_to_code = source_to_code  # type: ignore[assignment,method-assign]
 
 
 def _flush() -> None:

@@ -18,6 +18,9 @@ from tests.sandbox.jobs import empty_job
 DRIVER = b'''
 import os, torch
 
+LOADS = [0]
+LOADS[0] += 1  # how many times this driver module was executed in this process
+
 def generate_inputs(case, seed):
     return {"x": torch.ones(2)}
 
@@ -32,7 +35,8 @@ def run(sub, inputs, case):
         torch.set_default_dtype(torch.float64)
     calls = sub.f(inputs["x"])
     return {"pid": torch.tensor([os.getpid()]), "calls": calls,
-            "float32_default": torch.tensor([dtype_seen == torch.float32])}
+            "float32_default": torch.tensor([dtype_seen == torch.float32]),
+            "driver_loads": torch.tensor([LOADS[0]]), "code": torch.tensor([id(sub.f.__code__)])}
 '''
 
 # Module state that would carry over if the module were not imported afresh for each case.
@@ -68,6 +72,10 @@ def test_consecutive_cases_share_one_child_but_start_fresh(tmp_path: Path) -> No
     a, b, c = (_out(result, n) for n in "abc")
     assert a["pid"] == b["pid"] == c["pid"]  # one process for the run's cases
     assert a["calls"] == b["calls"] == c["calls"] == [1]  # module state never carries over
+    # ... although its source was compiled once (the same code object, executed afresh), and the
+    # driver (the judge's side of each case) was loaded once for the child.
+    assert a["code"] == b["code"] == c["code"]
+    assert a["driver_loads"] == b["driver_loads"] == c["driver_loads"] == [1]
     assert b["float32_default"] == [True]  # case a's set_default_dtype was undone
     for name in "abc":  # each case's prints are its own
         assert result.outcome(name).stdout.strip() == f"case {name}"
