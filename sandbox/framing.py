@@ -6,6 +6,7 @@ is sandbox/protocol.py's business; this module only cuts the byte stream into fr
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import struct
@@ -36,12 +37,33 @@ def encode_json(obj: dict[str, Any]) -> bytes:
     return encode(JSON, json.dumps(obj, separators=(",", ":")).encode())
 
 
+WIDE_PIPE_BYTES = 1 << 20  # Linux's default cap for an unprivileged process
+
+
+def wide_pipe() -> tuple[int, int]:
+    """os.pipe() with a 1 MiB buffer where the kernel allows it (64 KiB otherwise): a case's
+    tensors (megabytes) then cross in a few dozen writes, not a few hundred."""
+    r, w = os.pipe()
+    try:
+        fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, WIDE_PIPE_BYTES)
+    except OSError:
+        pass  # over the user's pipe-buffer allowance: the default size works, more slowly
+    return r, w
+
+
 def write_all(fd: int, data: bytes) -> None:
     """Write every byte of data to a (blocking) file descriptor."""
     view = memoryview(data)
     while view:
         n = os.write(fd, view)
         view = view[n:]
+
+
+def write_parts(fd: int, *parts: bytes) -> None:
+    """write_all() of the parts one after another, without joining them first (a tensor frame
+    is megabytes: no copy of it is made here)."""
+    for part in parts:
+        write_all(fd, part)
 
 
 def read_exact(fd: int, n: int, wait: Callable[[int], None] | None = None) -> bytes | None:

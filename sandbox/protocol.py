@@ -350,8 +350,15 @@ class CaseResult:
 
     def encode(self) -> tuple[bytes, bytes | None]:
         """The JSON frame, and the tensor frame (if any) that must follow it."""
+        head, *tensors = self.frames()
+        return head, b"".join(tensors) if tensors else None
+
+    def frames(self) -> list[bytes]:
+        """encode()'s frames as parts to write in order: the tensors are not copied into a frame."""
         head = encode_json({"type": "case_result", **_wire_case(self)})
-        return head, None if self.tensors is None else encode(TENSORS, self.tensors)
+        if self.tensors is None:
+            return [head]
+        return [head, HEADER.pack(TENSORS, len(self.tensors)), self.tensors]
 
     @staticmethod
     def decode(obj: dict[str, Any]) -> tuple[CaseResult, bool]:

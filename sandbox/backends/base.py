@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Protocol, TypeVar
 
 from sandbox import protocol
+from sandbox.framing import wide_pipe
 from sandbox.protocol import CaseResult, Ending, Event, Job
 
 log = logging.getLogger(__name__)
@@ -355,7 +356,7 @@ def start_with_channel(
 ) -> Started:
     """Start build_argv(fd) with the write end of a result pipe inherited as `fd`, in its own
     session; with `stdin_pipe`, its stdin is a pipe we hold (a warm supervisor waits on it)."""
-    r, w = os.pipe()
+    r, w = wide_pipe()
     stderr_r, stderr_w = os.pipe()
     try:
         proc = subprocess.Popen(

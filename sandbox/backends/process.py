@@ -67,6 +67,7 @@ from sandbox.backends.base import (
     watch_run,
 )
 from sandbox.cgroups import Cgroup, CgroupLimits, CgroupUnavailable
+from sandbox.framing import wide_pipe
 from sandbox.protocol import Job
 
 log = logging.getLogger(__name__)
@@ -655,7 +656,7 @@ class ProcessSandbox:
         fill_job_dir(job_dir, spec, job)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         ours.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
-        result_r, result_w = os.pipe()
+        result_r, result_w = wide_pipe()
         err_r, err_w = os.pipe()
         reply = b""
         try:

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
-from sandbox import protocol
+from sandbox import framing, protocol
 from sandbox.protocol import CaseResult, CaseSpec, ChildResult, Ending, Job, TimingSample
 
 PR_SET_DUMPABLE = 4
@@ -117,8 +117,7 @@ class Supervisor:
 
     def emit_result(self, result: CaseResult) -> None:
         """A case result, and the tensor frame that belongs to it right after."""
-        head, tensors = result.encode()
-        protocol.write_all(self.result_fd, head + (tensors or b""))
+        framing.write_parts(self.result_fd, *result.frames())
 
     def run(self) -> None:
         """Every case in order, framed by hello and done."""
@@ -136,7 +135,7 @@ class Supervisor:
         how the case ended."""
         limits = self.job.limits
         self.current_case = case.name
-        msg_r, msg_w = os.pipe()
+        msg_r, msg_w = framing.wide_pipe()
         go_r, go_w = os.pipe()
         out_r, out_w = os.pipe()
         runner = self._runner_for(case, (msg_w, go_r, out_w))
