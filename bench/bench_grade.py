@@ -1,6 +1,6 @@
 """Wall time of one `grade` per bundled problem, and how much of it is the submission's compute.
 
-Run: .venv/bin/python bench/bench_grade.py [--repeats N] [--warm N] [--spread N] [SLUG ...]
+Run: .venv/bin/python bench/bench_grade.py [--repeats N] [--warm N] [--no-zygote] [--spread N] [SLUG ...]
 
 For each problem it grades the first accepted solution and prints: total wall time; the
 sandboxed run's wall time; time to the harness's first message (interpreter + torch start-up
@@ -10,7 +10,8 @@ generation, the driver's calls and, on timed cases, the timing loop); the timed 
 Then the same cases run in this process without any sandbox ("pure": the solution's own
 compute, input generation and timing loops included), the judge's overhead (total - pure) and
 total / pure. `--warm` sets the warm sandboxes kept per shape of run (0: every run starts
-cold); `--spread N` regrades one timed problem N times and prints the speed ratio's spread.
+cold), `--no-zygote` keeps them single-use (no zygotes); `--spread N` regrades one timed
+problem N times and prints the speed ratio's spread.
 A cold `python -c "import torch"` is timed first, for scale.
 """
 
@@ -152,6 +153,7 @@ def main() -> None:
     parser.add_argument("slugs", nargs="*")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--warm", type=int, default=Settings().sandbox_warm)
+    parser.add_argument("--no-zygote", action="store_true")
     parser.add_argument("--spread", type=int, default=0)
     args = parser.parse_args()
     t0 = time.monotonic()
@@ -159,7 +161,8 @@ def main() -> None:
     cold_import = time.monotonic() - t0
     print(f"cold `python -c 'import torch'`: {cold_import:.2f} s; warm sandboxes per shape: {args.warm}")
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(data_dir=Path(tmp), secret_key="bench", sandbox="process", sandbox_warm=args.warm)
+        settings = Settings(data_dir=Path(tmp), secret_key="bench", sandbox="process", sandbox_warm=args.warm,
+                            sandbox_zygote=not args.no_zygote)
         problems = [p for p in discover_problems(REPO_ROOT / "problems") if not args.slugs or p.slug in args.slugs]
         print(f"{'problem':<30} {'total':>7} {'sandbox':>8} {'startup':>8} {'cases':>7} {'timed':>7} "
               f"{'other':>7} {'pure':>7} {'overhead':>8} {'x pure':>7} {'/import':>7}  "

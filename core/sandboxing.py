@@ -10,12 +10,13 @@ from sandbox.backends.base import Backend
 
 
 @lru_cache(maxsize=8)
-def _probe(kind: str, uid: int, image: str, runtime: str, warm: int = 0) -> tuple[Backend | None, str]:
+def _probe(kind: str, uid: int, image: str, runtime: str, warm: int = 0,
+           zygote: bool = True) -> tuple[Backend | None, str]:
     backend: Backend
     if kind == "process":
         from sandbox.backends.process import ProcessSandbox
 
-        backend = ProcessSandbox(uid=uid, warm=warm)
+        backend = ProcessSandbox(uid=uid, warm=warm, zygote=zygote)
     else:
         try:
             from sandbox.backends.docker import DockerSandbox
@@ -32,7 +33,7 @@ def get_backend(settings: Settings) -> Backend:
     reasons = []
     for kind in kinds:
         backend, why = _probe(kind, settings.sandbox_uid, settings.sandbox_image, settings.sandbox_runtime,
-                              settings.sandbox_warm)
+                              settings.sandbox_warm, settings.sandbox_zygote)
         if backend is not None:
             return backend
         reasons.append(f"{kind}: {why}")

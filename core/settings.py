@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     # Process sandboxes started ahead per shape of run (torch already imported, nothing handed
     # to them yet), so a submission does not wait for Python and torch to start; 0: none.
     sandbox_warm: int = Field(default=2, ge=0, le=16)
+    # Process backend: warm sandboxes are zygotes (each serves many runs, every run forked into
+    # isolation of its own) where cgroups allow; false keeps them single-use.
+    sandbox_zygote: bool = True
     gpus: str = ""  # comma-separated CUDA device indices this worker may hand to sandboxes
     # Runs at once on each of those devices (a run with CUDA cases holds one device).
     gpu_slots_per_device: int = Field(default=1, ge=1, le=16)

@@ -212,3 +212,22 @@ def test_runs_at_once_beyond_the_zygotes_start_cold_and_agree(tmp_path: Path) ->
         assert box.warm_hits >= 1
     finally:
         box.close()
+
+
+def test_the_setting_keeps_warm_sandboxes_single_use(tmp_path: Path) -> None:
+    from core.sandboxing import get_backend
+    from core.settings import Settings
+
+    on = get_backend(Settings(_env_file=None, data_dir=tmp_path, sandbox="process", sandbox_warm=1))  # type: ignore[call-arg]
+    off = get_backend(Settings(_env_file=None, data_dir=tmp_path, sandbox="process", sandbox_warm=1,  # type: ignore[call-arg]
+                               sandbox_zygote=False))
+    assert isinstance(on, ProcessSandbox) and isinstance(off, ProcessSandbox)
+    assert on.zygotes_on() and not off.zygotes_on()
+    spec = _spec(tmp_path)
+    try:
+        assert _seen(off, spec) == CLEAN
+        [(pid, job_dir)] = _ready(off, spec)
+        assert _seen(off, spec) == CLEAN and off.warm_hits == 1
+        assert off.waiting() != [(pid, job_dir)]  # the single-use sandbox was replaced, not reused
+    finally:
+        off.close()
