@@ -275,7 +275,7 @@ def _int(path: Path) -> int:
 
 
 def sweep(owner_dead: Callable[[str], bool], root: Path = CGROUP_ROOT, self_cgroup: str | None = None) -> int:
-    """Kill and remove the run cgroups (`tensorjudge/run-...`) whose owner, named in the
+    """Kill and remove the run and zygote cgroups (`tensorjudge/run-...`, `zygote-...`) whose owner, named in the
     cgroup's name, `owner_dead` says is gone (a worker SIGKILLed mid-run). How many went."""
     if self_cgroup is None:
         try:
@@ -294,7 +294,8 @@ def sweep(owner_dead: Callable[[str], bool], root: Path = CGROUP_ROOT, self_cgro
         if not base.is_dir():
             continue
         for d in base.iterdir():
-            if d.is_dir() and d.name.startswith("run-") and owner_dead(d.name[len("run-"):]):
+            kind, _, owner = d.name.partition("-")
+            if d.is_dir() and kind in ("run", "zygote") and owner_dead(owner):
                 groups.setdefault(d.name, {})[controller] = d
     for dirs in groups.values():
         group = Cgroup(version, dirs)

@@ -216,8 +216,9 @@ def test_a_killed_workers_job_folders_and_cgroups_are_reclaimed(tmp_path: Path) 
     elsewhere.mkdir()
     try:
         group: Cgroup | None = Cgroup.create(f"run-{owner}-abc", CgroupLimits(memory_mb=256, pids=16, cpus=1.0))
+        zygote: Cgroup | None = Cgroup.create(f"zygote-{owner}-def", CgroupLimits(memory_mb=256, pids=16, cpus=1.0))
     except CgroupUnavailable:
-        group = None  # no cgroups here: the folders are still reclaimed
+        group = zygote = None  # no cgroups here: the folders are still reclaimed
     stray = subprocess.Popen(["sleep", "300"], preexec_fn=group.join_self) if group else None
     try:
         assert _seen(ProcessSandbox(warm=0), _spec(tmp_path)) == [0, 0, 0]
@@ -225,6 +226,7 @@ def test_a_killed_workers_job_folders_and_cgroups_are_reclaimed(tmp_path: Path) 
         if group is not None and stray is not None:
             assert stray.wait(timeout=10) == -9  # the dead worker's run was killed
             assert not any(d.exists() for d in group.dirs.values())
+            assert zygote is not None and not any(d.exists() for d in zygote.dirs.values())
     finally:
         if stray is not None and stray.poll() is None:
             stray.kill()
