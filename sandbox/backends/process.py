@@ -74,6 +74,7 @@ log = logging.getLogger(__name__)
 
 JOB_INSIDE = "/job"
 JOBS_INSIDE = "/jobs"  # a zygote's: where each of its runs' job folders appears
+TMP_STAGE = "/.tj-tmp"  # a zygote's: where each run lays out its fresh /tmp (harness/zygote.py)
 JUDGE_INSIDE = "/judge"
 # The supervisor (torch imported) and the forked child's copy-on-write share, above the
 # problem's own memory limit; the child also gets RLIMIT_AS on CPU cases.
@@ -393,7 +394,7 @@ class ProcessSandbox:
         bound at /jobs, /job is an empty mount point for each run's own, /tmp is tiny (each run
         mounts its own), and no syscall filter yet (each run installs the whole one itself, after
         the namespaces and mounts of its own that the filter forbids)."""
-        mounts = ["--ro-bind", str(jobs_dir), JOBS_INSIDE, "--dir", JOB_INSIDE]
+        mounts = ["--ro-bind", str(jobs_dir), JOBS_INSIDE, "--dir", JOB_INSIDE, "--dir", TMP_STAGE]
         return [*self._bwrap_args(1, gpus, mounts, None),
                 sys.executable, "-m", "sandbox.harness.supervisor", "--zygote", str(ctl_fd)]
 

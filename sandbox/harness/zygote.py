@@ -26,6 +26,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import re
 import resource
 import socket
 import sys
@@ -36,13 +37,14 @@ CLONE_NEWNS = 0x00020000
 CLONE_NEWIPC = 0x08000000
 CLONE_NEWUSER = 0x10000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
-MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
+MS_REMOUNT, MS_BIND, MS_MOVE, MS_REC, MS_PRIVATE = 32, 4096, 8192, 16384, 1 << 18
 PR_CAPBSET_DROP = 24
 PR_SET_DUMPABLE = 4
 PR_SET_NO_NEW_PRIVS = 38
 _CAP_VERSION_3 = 0x20080522
 JOBS_INSIDE = "/jobs"
 JOB_INSIDE = "/job"
+TMP_STAGE = "/.tj-tmp"  # an empty mount point where each run's /tmp is laid out first
 
 
 class IsolationFailed(RuntimeError):
@@ -153,7 +155,18 @@ def isolate(job: str, tmp_mb: int) -> None:
 
     mount("none", "/", None, MS_REC | MS_PRIVATE)  # nothing we mount propagates anywhere
     size = f"size={max(1, tmp_mb)}m,mode=0755"
-    mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, size)
+    # The fresh /tmp is laid out aside, with the read-only binds that live under the old one (a
+    # checkout or Python environment under the host's /tmp) bound into it again, then moved on top.
+    mount("tmpfs", TMP_STAGE, "tmpfs", MS_NOSUID | MS_NODEV, size)
+    for target in _mounts_under("/tmp"):
+        inside = TMP_STAGE + target[len("/tmp"):]
+        if os.path.isdir(target):
+            os.makedirs(inside, exist_ok=True)
+        else:
+            os.makedirs(os.path.dirname(inside), exist_ok=True)
+            Path(inside).touch()
+        mount(target, inside, None, MS_BIND | MS_REC)
+    mount(TMP_STAGE, "/tmp", None, MS_MOVE)
     mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, size)
     source = f"{JOBS_INSIDE}/{job}"
     mount(source, JOB_INSIDE, None, MS_BIND | MS_REC)
@@ -166,6 +179,22 @@ def isolate(job: str, tmp_mb: int) -> None:
 
     seccomp.install(seccomp.sandbox_filter())
     os.chdir("/tmp")
+
+
+def _mounts_under(top: str) -> list[str]:
+    """The outermost mount points below `top` (not `top` itself), from /proc/self/mountinfo;
+    one bound with MS_REC brings those below it along."""
+    found: list[str] = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        point = _unescape(line.split()[4])
+        if point.startswith(top + "/"):
+            found.append(point)
+    return [p for p in found if not any(p != q and p.startswith(q + "/") for q in found)]
+
+
+def _unescape(field: str) -> str:
+    """mountinfo writes space, tab, newline and backslash as octal escapes."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
 
 
 class _CapHeader(ctypes.Structure):

@@ -231,3 +231,48 @@ def test_the_setting_keeps_warm_sandboxes_single_use(tmp_path: Path) -> None:
         assert off.waiting() != [(pid, job_dir)]  # the single-use sandbox was replaced, not reused
     finally:
         off.close()
+
+
+UNDER_TMP = b'''
+import os
+
+def f():
+    seen = [int(os.path.exists("/tmp/tj-under-tmp/data/marker"))]
+    try:
+        open("/tmp/tj-under-tmp/data/written", "w").write("x")
+        seen.append(1)
+    except OSError:
+        seen.append(0)
+    open("/tmp/own-file", "w").write("x")  # the rest of /tmp is the run's own, writable
+    return seen
+'''
+
+
+def test_binds_under_tmp_stay_visible_and_read_only_under_each_runs_fresh_tmp(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A checkout or Python environment under the host's /tmp is bound at its own path under
+    the sandbox's /tmp (a clean clone in /tmp runs CI so): the fresh /tmp each run mounts must
+    keep it, read-only."""
+    import os
+    import shutil
+    import tempfile
+
+    data = Path(tempfile.mkdtemp(prefix="tj-bind-"))
+    try:
+        os.chmod(data, 0o755)
+        (data / "marker").write_text("here")
+        os.chmod(data / "marker", 0o644)
+        real = ProcessSandbox._binds
+        monkeypatch.setattr(ProcessSandbox, "_binds",
+                            lambda self: [*real(self), "--ro-bind", str(data), "/tmp/tj-under-tmp/data"])
+        box = ProcessSandbox(warm=1)
+        spec = _spec(tmp_path, UNDER_TMP)
+        try:
+            _ready(box, spec)
+            assert _seen(box, spec) == [1, 0] and _seen(box, spec) == [1, 0]
+            assert box.warm_hits == 2 and box.zygote_off is None
+        finally:
+            box.close()
+        assert sorted(p.name for p in data.iterdir()) == ["marker"]
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
