@@ -10,9 +10,10 @@ the `tjfs://` transport by `register()` (the API's dispatcher and the worker cal
 
 from __future__ import annotations
 
+import itertools
 import os
 import uuid
-from time import monotonic
+from time import monotonic_ns
 from typing import Any
 
 from kombu.exceptions import ChannelError
@@ -23,11 +24,17 @@ from kombu.utils.json import dumps
 SCHEME = "tjfs"
 
 
+_SEQUENCE = itertools.count()
+
+
 class Channel(filesystem.Channel):
     """Publishes each message by writing a temporary file and renaming it into the queue."""
 
     def _put(self, queue: Any, payload: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
+        # Names sort in publishing order (the consumer takes them sorted): nanoseconds, zero-padded,
+        # then this process's count for two messages in one tick; milliseconds alone let two
+        # messages of one millisecond come out in the order of their random suffix.
+        name = f"{monotonic_ns():020d}_{next(_SEQUENCE):010d}_{uuid.uuid4().hex[:8]}.{queue}.msg"
         final = os.path.join(self.data_folder_out, name)
         partial = os.path.join(self.data_folder_out, f".{name}.part")  # not a `<queue>.msg` name
         try:

@@ -289,6 +289,9 @@ class DockerSandbox:
 
     def close(self) -> None:
         """Remove every warm container."""
+        deadline = time.monotonic() + 30  # a sandbox being started now is retired too, once up
+        while (any(self._starting.values())) and time.monotonic() < deadline:
+            time.sleep(0.02)
         with self._lock:
             slots = [s for group in self._slots.values() for s in group]
             self._slots.clear()

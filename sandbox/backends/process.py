@@ -779,6 +779,9 @@ class ProcessSandbox:
 
     def close(self) -> None:
         """Retire every warm sandbox and every idle zygote."""
+        deadline = time.monotonic() + 30  # a sandbox being started now is retired too, once up
+        while (any(self._starting.values()) or any(self._zstarting.values())) and time.monotonic() < deadline:
+            time.sleep(0.02)
         with self._lock:
             slots = [s for group in self._slots.values() for s in group]
             self._slots.clear()

@@ -36,7 +36,8 @@ def leftover_processes(data_dir: Path, waiting: set[int] | frozenset[int] = froz
 
 def _waiting_sandbox(entry: Path) -> bool:
     """Not a leftover: a bubblewrap started ahead that has not been handed a run (its /job is an
-    existing, empty folder; a finished run's folder is gone), or one of another live process
+    existing, empty folder; a finished run's folder is gone), an idle zygote (its /jobs is an
+    existing, empty folder), or one of another live process
     (a second test run or a server on this machine; job folders are named after their owner).
     A sandbox whose owner is this process or a dead one, and that holds a job, is a leftover."""
     try:
@@ -45,7 +46,10 @@ def _waiting_sandbox(entry: Path) -> bool:
         return False
     if not args or not args[0].endswith(b"bwrap") or b"/job" not in args:
         return False
-    source = Path(args[args.index(b"/job") - 1].decode(errors="replace"))
+    # A zygote binds its folder of job folders at /jobs (and makes /job an empty mount point):
+    # idle, that folder is empty; serving a run, it holds the run's job folder.
+    target = b"/jobs" if b"/jobs" in args else b"/job"
+    source = Path(args[args.index(target) - 1].decode(errors="replace"))
     owner = source.name.split("-")[3] if source.name.count("-") >= 4 else ""
     if owner.isdigit() and int(owner) != os.getpid() and Path(f"/proc/{owner}").exists():
         return True
