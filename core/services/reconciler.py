@@ -92,6 +92,9 @@ class LifeCycleThread(threading.Thread):
     def stop(self, forget: bool = True) -> None:
         """Stop the loop; `forget` removes the heartbeat row (a clean shutdown)."""
         self.stopping.set()
+        if self.is_alive() and threading.current_thread() is not self:
+            # A beat in flight would write the row back after we forget it (seen in CI).
+            self.join(timeout=10)
         if forget and self.queues is not None:
             try:
                 with_session(self.settings.effective_database_url,
