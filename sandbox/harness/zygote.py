@@ -124,6 +124,8 @@ def _run(order: dict[str, object], run_fd: int, result_fd: int, err_fd: int) -> 
         return 4
     cap = max(1, int(str(order.get("cpu_s", 1))))
     resource.setrlimit(resource.RLIMIT_CPU, (cap, cap))
+    size = max(1, int(str(order["tmp_mb"]))) << 20  # as a cold run's: no file past its /tmp's size
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
     run.send(b"ok")
     run.close()
     os.set_inheritable(result_fd, False)

@@ -276,3 +276,21 @@ def test_binds_under_tmp_stay_visible_and_read_only_under_each_runs_fresh_tmp(
         assert sorted(p.name for p in data.iterdir()) == ["marker"]
     finally:
         shutil.rmtree(data, ignore_errors=True)
+
+
+LIMITS = b'''
+import resource
+
+def f():
+    return [resource.getrlimit(resource.RLIMIT_FSIZE)[0] >> 20, resource.getrlimit(resource.RLIMIT_CPU)[0] > 0]
+'''
+
+
+def test_a_zygote_run_gets_the_file_size_and_cpu_rlimits_of_a_cold_run(tmp_path: Path) -> None:
+    cold, warm = ProcessSandbox(warm=0), ProcessSandbox(warm=1)
+    spec = _spec(tmp_path, LIMITS)
+    try:
+        _ready(warm, spec)
+        assert _seen(warm, spec) == _seen(cold, spec) == [16, 1] and warm.warm_hits == 1
+    finally:
+        warm.close()
