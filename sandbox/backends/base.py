@@ -164,6 +164,14 @@ def shelve(lock: threading.Condition, slots: dict[tuple[object, ...], list[W]],
     return spare
 
 
+def wait_for_starts(*starting: dict[tuple[object, ...], int], timeout_s: float = 30.0) -> None:
+    """Wait, at most timeout_s, until no warm sandbox of any shape is being started (each
+    argument counts starts per shape): then every one started is on its shelf."""
+    deadline = time.monotonic() + timeout_s
+    while any(any(c.values()) for c in starting) and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
 def make_job_dir(parent: Path, label: str) -> Path:
     """An empty job folder under parent that any uid may read, named after its owner (this
     process) so that a later start can reclaim the folders of a worker that was killed."""

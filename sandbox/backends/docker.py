@@ -43,6 +43,7 @@ from sandbox.backends.base import (
     shelve,
     sweep_job_dirs,
     take_warm,
+    wait_for_starts,
 )
 from sandbox.protocol import Ending, Job
 
@@ -281,17 +282,13 @@ class DockerSandbox:
     def waiting(self) -> list[tuple[str, Path]]:
         """(container id, job folder) of every warm container not handed a run yet; waits
         for those being started to be ready first."""
-        deadline = time.monotonic() + 30
-        while any(self._starting.values()) and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_for_starts(self._starting)
         with self._lock:
             return [(s.container.id, s.job_dir) for group in self._slots.values() for s in group]
 
     def close(self) -> None:
         """Remove every warm container."""
-        deadline = time.monotonic() + 30  # a sandbox being started now is retired too, once up
-        while (any(self._starting.values())) and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_for_starts(self._starting)  # a container being started now is removed too, once up
         with self._lock:
             slots = [s for group in self._slots.values() for s in group]
             self._slots.clear()

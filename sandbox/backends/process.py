@@ -63,6 +63,7 @@ from sandbox.backends.base import (
     start_with_channel,
     sweep_job_dirs,
     take_warm,
+    wait_for_starts,
     watch,
     watch_run,
 )
@@ -131,7 +132,6 @@ class _Zygote:
     jobs_dir: Path
     tail: TailReader
     born: float
-    runs: int = 0
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -447,17 +447,38 @@ class ProcessSandbox:
         os.chmod(STAGING_ROOT, 0o711)
         return STAGING_ROOT
 
+    def _new_cgroup(self, kind: str, limits: CgroupLimits) -> Cgroup:
+        """A cgroup `<kind>-<owner>-<random>` (the owner, for sweep() after a crash), or
+        CgroupUnavailable."""
+        name = f"{kind}-{OWNER}-{uuid.uuid4().hex[:12]}"
+        return Cgroup.create(name, limits, root=self.cgroup_root) if self.cgroup_root else Cgroup.create(name, limits)
+
     def _cgroup(self, spec: RunSpec) -> Cgroup | None:
         limits = CgroupLimits(memory_mb=spec.memory_mb + HARNESS_OVERHEAD_MB, pids=spec.pids,
                               cpus=spec.cpus)
         try:
-            name = f"run-{OWNER}-{uuid.uuid4().hex[:12]}"  # the owner, for sweep() after a crash
-            group = (Cgroup.create(name, limits, root=self.cgroup_root) if self.cgroup_root
-                     else Cgroup.create(name, limits))
+            return self._new_cgroup("run", limits)
         except CgroupUnavailable as exc:
             log.warning("cgroups unavailable, falling back to rlimits only: %s", exc)
             return None
-        return group
+
+    def _first_use(self, spec: RunSpec) -> None:
+        """Before this backend's first sandbox: the uid settled, and what a killed worker left
+        reclaimed."""
+        self._settle_uid()
+        if not self._swept:
+            self._swept = True
+            self._sweep(spec)
+
+    def _preexec(self, group: Cgroup | None, *extra: tuple[int, int]) -> None:
+        """In a sandbox's bwrap, before exec: join its cgroup (nothing of it lives outside), the
+        rlimits every sandbox gets and `extra` (resource, limit) ones, then the sandbox uid."""
+        if group is not None:
+            group.join_self()
+        for which, value in ((resource.RLIMIT_CORE, 0), (resource.RLIMIT_NOFILE, 256),
+                             (resource.RLIMIT_CPU, WAITING_CPU_S), *extra):
+            resource.setrlimit(which, (value, value))
+        self._drop_privileges()
 
     # ---- starting sandboxes, handing them runs ----
 
@@ -468,10 +489,7 @@ class ProcessSandbox:
     def _start(self, spec: RunSpec, warm: bool = False) -> _Slot:
         """A sandbox whose supervisor imports torch and waits for a job in an empty job folder;
         a warm one (started ahead, from the warm thread) with the least CPU share."""
-        self._settle_uid()
-        if not self._swept:
-            self._swept = True
-            self._sweep(spec)
+        self._first_use(spec)
         job_dir = make_job_dir(self._job_parent(spec), "run")
         group = self._cgroup(spec)
         low = warm and group is not None and group.set_cpu_low(True)
@@ -479,17 +497,13 @@ class ProcessSandbox:
             self._low_ok = low
         filter_fd = seccomp.memfd_with(seccomp.sandbox_filter())
 
+        extra = [(resource.RLIMIT_FSIZE, spec.tmp_mb << 20)]
+        if group is None and self.drop_uid:
+            # Without a pids cgroup, bound the sandbox uid's processes instead.
+            extra.append((resource.RLIMIT_NPROC, spec.pids))
+
         def limits() -> None:
-            if group is not None:
-                group.join_self()  # before exec: nothing of this run lives outside the cgroup
-            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-            resource.setrlimit(resource.RLIMIT_FSIZE, (spec.tmp_mb << 20, spec.tmp_mb << 20))
-            resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
-            resource.setrlimit(resource.RLIMIT_CPU, (WAITING_CPU_S, WAITING_CPU_S))
-            if group is None and self.drop_uid:
-                # Without a pids cgroup, bound the sandbox uid's processes instead.
-                resource.setrlimit(resource.RLIMIT_NPROC, (spec.pids, spec.pids))
-            self._drop_privileges()
+            self._preexec(group, *extra)
 
         try:
             started = start_with_channel(lambda fd: self.argv(spec, job_dir, fd, filter_fd), env=harness_env(),
@@ -563,30 +577,18 @@ class ProcessSandbox:
     def _start_zygote(self, spec: RunSpec) -> _Zygote:
         """A zygote for this shape of run, once it has imported torch and said `ready`.
         CgroupUnavailable where there is no cgroup to hold it (no zygotes on this host)."""
-        self._settle_uid()
-        if not self._swept:
-            self._swept = True
-            self._sweep(spec)
-        limits = CgroupLimits(memory_mb=ZYGOTE_MEMORY_MB, pids=ZYGOTE_PIDS, cpus=1.0)
-        name = f"zygote-{OWNER}-{uuid.uuid4().hex[:12]}"
-        group = Cgroup.create(name, limits, root=self.cgroup_root) if self.cgroup_root else Cgroup.create(name, limits)
+        self._first_use(spec)
+        group = self._new_cgroup("zygote", CgroupLimits(memory_mb=ZYGOTE_MEMORY_MB, pids=ZYGOTE_PIDS, cpus=1.0))
         group.set_cpu_low(True)  # its import only gets a core no run wants
         jobs_dir = make_job_dir(self._job_parent(spec), "zygote")
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         err_r, err_w = os.pipe()
 
-        def limits_fn() -> None:
-            group.join_self()
-            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-            resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
-            resource.setrlimit(resource.RLIMIT_CPU, (WAITING_CPU_S, WAITING_CPU_S))
-            self._drop_privileges()
-
         try:
             proc = subprocess.Popen(
                 self.zygote_argv(spec.gpus, jobs_dir, theirs.fileno()), stdin=subprocess.DEVNULL,
                 stdout=err_w, stderr=err_w, env=harness_env(), pass_fds=(theirs.fileno(),),
-                start_new_session=True, preexec_fn=limits_fn, close_fds=True)
+                start_new_session=True, preexec_fn=lambda: self._preexec(group), close_fds=True)
         except BaseException:
             for fd in (err_r, err_w):
                 os.close(fd)
@@ -693,7 +695,6 @@ class ProcessSandbox:
         group.kill_all()
         clean = not exited.lost and _said(zygote.ctl, b"clean", ZYGOTE_CLEAN_S)
         result.oom_killed = self._clean(group, job_dir)
-        zygote.runs += 1
         if clean and zygote.alive():
             self._release_zygote(zygote)
         else:
@@ -770,18 +771,14 @@ class ProcessSandbox:
     def waiting(self) -> list[tuple[int, Path]]:
         """(bwrap pid, job folder) of every warm sandbox that has not been handed a run, and of
         every idle zygote (its folder of job folders); waits for those being started first."""
-        deadline = time.monotonic() + 30
-        while (any(self._starting.values()) or any(self._zstarting.values())) and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_for_starts(self._starting, self._zstarting)
         with self._lock:
             return ([(s.started.proc.pid, s.job_dir) for group in self._slots.values() for s in group]
                     + [(z.proc.pid, z.jobs_dir) for group in self._zygotes.values() for z in group])
 
     def close(self) -> None:
         """Retire every warm sandbox and every idle zygote."""
-        deadline = time.monotonic() + 30  # a sandbox being started now is retired too, once up
-        while (any(self._starting.values()) or any(self._zstarting.values())) and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_for_starts(self._starting, self._zstarting)  # one being started now is retired too, once up
         with self._lock:
             slots = [s for group in self._slots.values() for s in group]
             self._slots.clear()

@@ -10,25 +10,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-import safetensors.torch as st
 
 from sandbox.backends.base import RunSpec
 from sandbox.backends.process import ProcessSandbox
-from sandbox.protocol import CaseSpec, Ending
-from tests.sandbox.jobs import empty_job
+from tests.sandbox.jobs import probe_seen, probe_spec
 
 pytestmark = pytest.mark.sandbox
 needs_bwrap = pytest.mark.skipif(ProcessSandbox().bwrap is None, reason="bubblewrap not installed")
 
-DRIVER = b'''
-import os, torch
-
-def generate_inputs(case, seed):
-    return {}
-
-def run(sub, inputs, case):
-    return {"seen": torch.tensor(sub.f(), dtype=torch.int64)}
-'''
 # Leaves a file in /tmp, an environment variable and a process that outlives the case, then
 # reports what it sees of those: [marker file in /tmp, other processes, variable set].
 PROBE = b'''
@@ -45,18 +34,10 @@ def f():
 
 
 def _spec(tmp_path: Path) -> RunSpec:
-    case = CaseSpec(name="probe", params={}, dtype="float32", device="cpu", visibility="public", seed=1,
-                    timed=False, mutable_inputs=[])
-    return RunSpec(job=empty_job([case]), driver=DRIVER, files={"solution.py": PROBE}, work_root=tmp_path,
-                   wall_time_s=60, memory_mb=1024, output_bytes=1 << 20, tmp_mb=16)
+    return probe_spec(tmp_path, PROBE)
 
 
-def _seen(box: ProcessSandbox, spec: RunSpec) -> list[int]:
-    result = box.run(spec)
-    outcome = result.outcome("probe")
-    assert outcome.ending is Ending.OK, (outcome.message, result.stderr_tail[-800:])
-    assert outcome.tensors is not None
-    return [int(v) for v in st.load(outcome.tensors)["out.seen"].tolist()]
+_seen = probe_seen
 
 
 def _wait_warm(box: ProcessSandbox, n: int, timeout_s: float = 60.0) -> None:

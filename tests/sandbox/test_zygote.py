@@ -11,13 +11,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-import safetensors.torch as st
 
 from sandbox.backends.base import RunSpec
 from sandbox.backends.process import ProcessSandbox
 from sandbox.cgroups import CgroupUnavailable, detect_version
-from sandbox.protocol import CaseSpec, Ending
-from tests.sandbox.jobs import empty_job
+from sandbox.protocol import Ending
+from tests.sandbox.jobs import probe_seen, probe_spec
 
 
 def _cgroups_ok() -> bool:
@@ -33,16 +32,6 @@ pytestmark = [
     pytest.mark.skipif(ProcessSandbox().bwrap is None, reason="bubblewrap not installed"),
     pytest.mark.skipif(not _cgroups_ok(), reason="no cgroups here: warm sandboxes are single-use"),
 ]
-
-DRIVER = b'''
-import torch
-
-def generate_inputs(case, seed):
-    return {}
-
-def run(sub, inputs, case):
-    return {"seen": torch.tensor(sub.f(), dtype=torch.int64)}
-'''
 
 # What each run finds of what the run before it left, then leaves the same behind:
 # [file in /tmp, file in /dev/shm, System V shared memory segment, other processes than the
@@ -83,18 +72,10 @@ CLEAN = [0] * 8
 
 
 def _spec(tmp_path: Path, source: bytes = PROBE) -> RunSpec:
-    case = CaseSpec(name="probe", params={}, dtype="float32", device="cpu", visibility="public", seed=1,
-                    timed=False, mutable_inputs=[])
-    return RunSpec(job=empty_job([case]), driver=DRIVER, files={"solution.py": source}, work_root=tmp_path,
-                   wall_time_s=60, memory_mb=1024, output_bytes=1 << 20, tmp_mb=16)
+    return probe_spec(tmp_path, source)
 
 
-def _seen(box: ProcessSandbox, spec: RunSpec) -> list[int]:
-    result = box.run(spec)
-    outcome = result.outcome("probe")
-    assert outcome.ending is Ending.OK, (outcome.message, result.stderr_tail[-800:])
-    assert outcome.tensors is not None
-    return [int(v) for v in st.load(outcome.tensors)["out.seen"].tolist()]
+_seen = probe_seen
 
 
 def _ready(box: ProcessSandbox, spec: RunSpec, n: int = 1) -> list[tuple[int, Path]]:
