@@ -204,8 +204,12 @@ class Supervisor:
             # The case's outcome is settled: from here on nothing the child does changes it.
             stop.set()
             dog.join()
-            keep = (runner is not None and killed is None and error is None and not reaped
-                    and child is not None and child.ending in _REUSABLE and _case_over(msg_r, pid))
+            clean = (runner is not None and killed is None and error is None and not reaped
+                     and child is not None and child.ending in _REUSABLE)
+            # After the run's last case the child is retired at once: waiting for it to forget
+            # the case (a collection, freeing the case's tensors) would only delay the verdict.
+            last = case is self.job.cases[-1]
+            keep = clean and not last and _case_over(msg_r, pid)
             status = 0
             ours = False
             if not keep:
@@ -222,8 +226,9 @@ class Supervisor:
             drain.join(timeout=2)
             _close(msg_r)
             _close(out_r)
-        sig = None if keep else (os.WTERMSIG(status) if os.WIFSIGNALED(status) else None)
-        code = None if keep or sig is not None else (
+        settled = keep or (clean and last)  # a kill of ours after a clean result says nothing
+        sig = None if settled else (os.WTERMSIG(status) if os.WIFSIGNALED(status) else None)
+        code = None if settled or sig is not None else (
             os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1)
         # After a protocol error, a SIGKILL of ours says nothing about the child: the error does.
         ending, message = _ending(killed, child, error, None if ours and error else sig)

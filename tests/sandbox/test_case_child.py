@@ -16,7 +16,7 @@ from sandbox.protocol import JOB_FILE, CaseSpec, Ending
 from tests.sandbox.jobs import empty_job
 
 DRIVER = b'''
-import os, torch
+import gc, os, sys, torch
 
 LOADS = [0]
 LOADS[0] += 1  # how many times this driver module was executed in this process
@@ -33,8 +33,13 @@ def run(sub, inputs, case):
     dtype_seen = torch.get_default_dtype()
     if case.params.get("float64"):
         torch.set_default_dtype(torch.float64)
+    if case.params.get("lazy"):
+        import sched  # a module of no one's until now: the judge's side keeps it
+    sched_scanned = "sched" in sys.modules and any(
+        o is sys.modules["sched"].scheduler.enter for o in gc.get_objects())
     calls = sub.f(inputs["x"])
-    return {"pid": torch.tensor([os.getpid()]), "calls": calls,
+    return {"sched_scanned": torch.tensor([sched_scanned]),
+            "pid": torch.tensor([os.getpid()]), "calls": calls,
             "float32_default": torch.tensor([dtype_seen == torch.float32]),
             "driver_loads": torch.tensor([LOADS[0]]), "code": torch.tensor([id(sub.f.__code__)])}
 '''
@@ -79,6 +84,14 @@ def test_consecutive_cases_share_one_child_but_start_fresh(tmp_path: Path) -> No
     assert b["float32_default"] == [True]  # case a's set_default_dtype was undone
     for name in "abc":  # each case's prints are its own
         assert result.outcome(name).stdout.strip() == f"case {name}"
+
+
+def test_what_a_case_leaves_to_the_judge_is_out_of_later_collections(tmp_path: Path) -> None:
+    # A module imported during case a survives it (it is not the submission's); the collection
+    # after the case freezes it, so no later case's collection scans its objects again.
+    result = _run(tmp_path, [_case("a", lazy=True), _case("b")])
+    assert _out(result, "a")["sched_scanned"] == [True]  # tracked while case a ran
+    assert _out(result, "b")["sched_scanned"] == [False]
 
 
 def test_a_case_that_dies_retires_the_child_and_the_next_case_gets_a_new_one(tmp_path: Path) -> None:
