@@ -299,6 +299,16 @@ def attr(obj: object, name: str, what: str | None = None) -> Any:
 # ---- snapshots and calls --------------------------------------------------------------------
 
 
+def same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Whether two tensors hold the same values exactly: shape, dtype, every element (NaN where
+    the other has NaN). What "not modified in place" means for an input."""
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    if a.is_floating_point():
+        return bool(((a == b) | (a.isnan() & b.isnan())).all())
+    return bool(torch.equal(a, b))
+
+
 def snap(t: torch.Tensor) -> torch.Tensor:
     """A private, contiguous, graph-free copy: later in-place updates cannot rewrite it."""
     return t.detach().clone(memory_format=torch.contiguous_format)

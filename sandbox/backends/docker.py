@@ -21,12 +21,14 @@ run; each serves one run and is then removed.
 from __future__ import annotations
 
 import atexit
+import gc
 import os
 import shutil
 import socket
 import threading
 import time
 import uuid
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -99,6 +101,7 @@ class DockerSandbox:
         self.uid = uid
         self.python = python
         self._client = client
+        self._given = client is not None  # a client handed in is the caller's to keep
         self.warm = max(0, warm)
         self.warm_hits = 0
         self._slots: dict[tuple[object, ...], list[_Container]] = {}
@@ -120,8 +123,21 @@ class DockerSandbox:
         """Whether an engine answers and has the sandbox image."""
         try:
             self.client.ping()
+            problem = ""
         except Exception as exc:  # noqa: BLE001 - no engine, no socket, no permission
-            return False, f"no Docker engine: {exc}"
+            problem = f"no Docker engine: {exc}"
+        if problem and not self._given:
+            client, self._client = self._client, None
+            if client is not None:
+                client.close()
+            # A client that failed to start (docker.from_env() asks the engine for its API
+            # version) leaves its socket to the collector: finalise it now, quietly, rather than
+            # as a ResourceWarning wherever the next collection happens to run.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ResourceWarning)
+                gc.collect()
+        if problem:
+            return False, problem
         try:
             self.client.images.get(self.image)
         except Exception as exc:  # noqa: BLE001

@@ -61,6 +61,11 @@ def test_input_mutation_requires_grad_and_grad() -> None:
     assert "requires_grad" in compare_case(good, flag, exp, exp_meta, 0, 0).message
     missing = compare_case({"in.x": x.clone()}, exp_meta, exp, exp_meta, 0, 0)
     assert missing.check == "missing"
+    # The sandbox leaves out an input it found unchanged, and says so in its meta; an input
+    # left out without that word is a mutation.
+    unchanged = {"input_meta": {"x": {"requires_grad": False, "has_grad": False, "unchanged": True}}}
+    assert compare_case({"out.y": x * 2}, unchanged, exp, exp_meta, 0, 0).ok
+    assert compare_case({"out.y": x * 2}, exp_meta, exp, exp_meta, 0, 0).check == "mutation"
 
 
 def test_identical_outputs_take_the_short_way_and_nans_the_long_one() -> None:

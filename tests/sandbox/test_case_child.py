@@ -31,6 +31,8 @@ def run(sub, inputs, case):
     if case.params.get("boom"):
         raise RuntimeError("student bug")
     dtype_seen = torch.get_default_dtype()
+    if case.params.get("mutate"):
+        inputs["x"].add_(1)
     if case.params.get("float64"):
         torch.set_default_dtype(torch.float64)
     if case.params.get("lazy"):
@@ -92,6 +94,25 @@ def test_what_a_case_leaves_to_the_judge_is_out_of_later_collections(tmp_path: P
     result = _run(tmp_path, [_case("a", lazy=True), _case("b")])
     assert _out(result, "a")["sched_scanned"] == [True]  # tracked while case a ran
     assert _out(result, "b")["sched_scanned"] == [False]
+
+
+def test_only_inputs_the_outside_must_check_and_that_changed_travel_back(tmp_path: Path) -> None:
+    still, mutated = _case("still"), _case("mutated", mutate=True)
+    allowed = CaseSpec(name="allowed", params={"mutate": True}, dtype="float32", device="cpu",
+                       visibility="public", seed=1, timed=False, mutable_inputs=["x"])
+    result = _run(tmp_path, [still, mutated, allowed])
+
+    def sent(name: str) -> tuple[set[str], dict[str, bool]]:
+        outcome = result.outcome(name)
+        assert outcome.tensors is not None and outcome.child is not None
+        return {k for k in st.load(outcome.tensors) if not k.startswith("out.")}, outcome.child.input_meta["x"]
+
+    keys, meta = sent("still")
+    assert keys == set() and meta.get("unchanged") is True  # as it was: a word, not a copy
+    keys, meta = sent("mutated")
+    assert keys == {"in.x"} and not meta.get("unchanged")  # modified: the outside sees it
+    keys, meta = sent("allowed")
+    assert keys == set() and not meta.get("unchanged")  # the case lets it change: nothing to check
 
 
 def test_a_case_that_dies_retires_the_child_and_the_next_case_gets_a_new_one(tmp_path: Path) -> None:
