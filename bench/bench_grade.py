@@ -8,8 +8,9 @@ inside the sandbox); the sum of per-case times (fork, import of the submission, 
 generation, the driver's calls and, on timed cases, the timing loop); the timed loops alone
 (trusted medians x iterations); and the rest (reference runs, static checks, comparison).
 Then the same cases run in this process without any sandbox ("pure": the solution's own
-compute, input generation and timing loops included), the judge's overhead (total - pure) and
-total / pure. `--warm` sets the warm sandboxes kept per shape of run (0: every run starts
+compute, input generation and timing loops included; torch.manual_seed() records no call
+stacks for device backends that cannot initialise, as in the case child), the judge's overhead
+(total - pure) and total / pure. `--warm` sets the warm sandboxes kept per shape of run (0: every run starts
 cold), `--no-zygote` keeps them single-use (no zygotes); `--spread N` regrades one timed
 problem N times and prints the speed ratio's spread.
 A cold `python -c "import torch"` is timed first, for scale.
@@ -37,7 +38,7 @@ from core.problem import discover_problems, solution_files
 from core.settings import REPO_ROOT, Settings
 from sandbox import kit
 from sandbox.backends.base import RunResult, RunSpec
-from sandbox.harness import loader
+from sandbox.harness import child, loader
 from sandbox.protocol import CaseResult, Event
 
 
@@ -100,6 +101,9 @@ def pure_compute(problem: Any, settings: Settings) -> float:
     sandbox: input generation, the driver's calls and, on timed cases, warm-up + repeats."""
     _, path = next((v, p) for v, p in problem.solutions() if v == "accepted")
     problem, _notes = runnable(problem, settings)
+    # As in the case child: torch.manual_seed() formats no stack for device backends that
+    # cannot initialise here (torch's bookkeeping, not the submission's compute).
+    child.unrecorded_lazy_calls("cuda" if any(c.device == "cuda" for c in problem.config.cases) else "cpu")
     installed = install_files(problem, solution_files(path), problem.support_files())
     with tempfile.TemporaryDirectory() as tmp:
         for rel, data in installed.files.items():

@@ -12,12 +12,14 @@ test problem, creates a user through the CLI, then
    submissions one after another (--gap seconds apart), each from submit until its verdict is
    stored (median),
    against a cold `python -c "import torch"` timed in the same run;
-4. saturation: --saturate multi-head-matmul submissions at once; submissions per minute
-   against the compute-bound limit (worker concurrency x 60 s / the solution's own compute,
-   its cases run in-process without a sandbox, as bench_grade.py's "pure").
+4. saturation: --saturate submissions at once of --saturate-problem's first accepted solution
+   (default multi-head-matmul); submissions per minute against the compute-bound limit (worker
+   concurrency x 60 s / the solution's own compute, its cases run in-process without a
+   sandbox, as bench_grade.py's "pure"), and the whole machine's CPU time per submission.
 
     .venv/bin/python bench/bench_service.py [--submissions 6] [--clients 16] [--requests 100]
                                              [--worker-concurrency 1] [--backend postgres]
+                                             [--saturate N] [--saturate-problem SLUG]
 With --backend postgres the same `serve` runs on a throwaway real Postgres and Redis (started
 and stopped here, as in the integration tests) instead of SQLite and the filesystem broker.
 Only 127.0.0.1 is contacted. Figures depend on the machine: report them with its core count.
@@ -78,12 +80,15 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 180
 
 
 def throughput(client: httpx.Client, n: int, timeout_s: float, problem: str = "tiny-add",
-               solution: bytes = SOLUTION, poll_s: float = 0.25) -> tuple[float, list[int]]:
-    """Submit n solutions at once; seconds until all are graded, and their ids."""
+               solution: bytes | dict[str, bytes] = SOLUTION, poll_s: float = 0.25) -> tuple[float, list[int]]:
+    """Submit n solutions at once (one file's bytes, or {path: bytes}); seconds until all are
+    graded, and their ids."""
+    files = solution if isinstance(solution, dict) else {"solution.py": solution}
     start = time.monotonic()
     ids = []
     for _ in range(n):
-        r = client.post("/submissions", data={"problem": problem}, files=[("files", ("solution.py", solution))])
+        r = client.post("/submissions", data={"problem": problem},
+                        files=[("files", (name, data)) for name, data in files.items()])
         r.raise_for_status()
         ids.append(r.json()["id"])
     pending = set(ids)
@@ -130,6 +135,43 @@ def latency(url: str, token: str, ids: list[int], clients: int, requests: int) -
     return [x for r in results for x in r], wall
 
 
+def busy_ticks() -> tuple[int, int]:
+    """(busy, steal) clock ticks of the whole machine so far, from /proc/stat (zeros elsewhere)."""
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0
+    return v[0] + v[1] + v[2] + v[5] + v[6], v[7] if len(v) > 7 else 0
+
+
+def saturate(client: httpx.Client, args: argparse.Namespace, data: Path) -> None:
+    """--saturate submissions of --saturate-problem's first accepted solution at once:
+    submissions per minute against the compute-bound limit, and the machine's CPU time per
+    submission (everything: the API, the broker, the worker, the sandboxes, this client)."""
+    sys.path[:0] = [str(REPO), str(REPO / "bench")]
+    from bench_grade import pure_compute
+
+    from core.problem import load_problem, solution_files
+    from core.settings import Settings
+
+    problem = load_problem(REPO / "problems" / args.saturate_problem)
+    _, path = next((v, p) for v, p in problem.solutions() if v == "accepted")
+    files = solution_files(path)
+    pure = statistics.median(pure_compute(problem, Settings(data_dir=data / "pure")) for _ in range(3))
+    conc = args.worker_concurrency or Settings().concurrency
+    throughput(client, 1, args.timeout, problem.slug, files)  # its reference outputs, cached
+    ticks, steal = busy_ticks()
+    sat, _ = throughput(client, args.saturate, args.timeout, problem.slug, files)
+    ticks2, steal2 = busy_ticks()
+    hz = os.sysconf("SC_CLK_TCK")
+    rate, bound = args.saturate / sat * 60, conc * 60 / pure
+    print(f"saturation: {args.saturate} {problem.slug} submissions ({path.name}) in {sat:.1f} s = {rate:.0f}/min; "
+          f"compute-bound limit {bound:.0f}/min ({conc} x 60 s / {pure:.3f} s pure compute): "
+          f"{100 * rate / bound:.0f}%; machine CPU {(ticks2 - ticks) / hz / args.saturate:.3f} core-s "
+          f"per submission (steal {(steal2 - steal) / hz / args.saturate:.3f})")
+
+
 def main() -> None:
     """Run both measurements and print the figures."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -141,6 +183,8 @@ def main() -> None:
     ap.add_argument("--gap", type=float, default=0.0,
                     help="seconds between the --latency submissions (0: each right after the last verdict)")
     ap.add_argument("--saturate", type=int, default=8)
+    ap.add_argument("--saturate-problem", default="multi-head-matmul",
+                    help="the bundled problem whose first accepted solution saturates the worker")
     ap.add_argument("--timeout", type=float, default=1200)
     ap.add_argument("--backend", choices=["embedded", "postgres"], default="embedded")
     args = ap.parse_args()
@@ -162,6 +206,9 @@ def run(args: argparse.Namespace, urls: dict[str, str]) -> None:
     problems = data / "problems-src"
     shutil.copytree(FIXTURES / "tiny-add", problems / "tiny-add")
     shutil.copytree(MHM, problems / "multi-head-matmul")
+    heavy = REPO / "problems" / args.saturate_problem
+    if not (problems / heavy.name).exists():
+        shutil.copytree(heavy, problems / heavy.name)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("TENSORJUDGE_")}
@@ -214,20 +261,7 @@ def run(args: argparse.Namespace, urls: dict[str, str]) -> None:
                       f"{med:.2f} s over {len(times)} (min {min(times):.2f}, max {max(times):.2f}); "
                       f"cold `import torch` {cold:.2f} s; ratio {med / cold:.2f}")
             if args.saturate:
-                sys.path[:0] = [str(REPO), str(REPO / "bench")]
-                from bench_grade import pure_compute
-
-                from core.problem import load_problem
-                from core.settings import Settings
-
-                pure = statistics.median(pure_compute(load_problem(MHM), Settings(data_dir=data / "pure"))
-                                         for _ in range(3))
-                conc = args.worker_concurrency or Settings().concurrency
-                sat, _ = throughput(client, args.saturate, args.timeout, "multi-head-matmul", MHM_SOLUTION)
-                rate, bound = args.saturate / sat * 60, conc * 60 / pure
-                print(f"saturation: {args.saturate} multi-head-matmul submissions in {sat:.1f} s = {rate:.0f}/min; "
-                      f"compute-bound limit {bound:.0f}/min ({conc} x 60 s / {pure:.3f} s pure compute): "
-                      f"{100 * rate / bound:.0f}%")
+                saturate(client, args, data)
         print(
             f"end to end: {args.submissions} submissions graded in {wall:.1f} s "
             f"= {args.submissions / wall * 60:.1f} submissions/min"

@@ -263,6 +263,7 @@ def serve_cases(job: Job, root: Path, ctl_fd: int, device: str) -> None:
     # collection, which then costs what the case itself allocated, not ~0.1 s of torch's heap.
     gc.freeze()
     _compile_once()
+    unrecorded_lazy_calls(device)
     try:
         if device != "cuda":
             lim = _mapped_bytes() + (job.limits.address_space_mb << 20)
@@ -300,6 +301,33 @@ def serve_cases(job: Job, root: Path, ctl_fd: int, device: str) -> None:
     finally:
         _flush()
         os._exit(code)
+
+
+class _NoStack:
+    """Stands in for the `traceback` module in torch's device modules (see below)."""
+
+    @staticmethod
+    def format_stack() -> list[str]:
+        return ["  (not recorded: this sandbox has no such device)\n"]
+
+
+def unrecorded_lazy_calls(device: str) -> None:
+    """torch.manual_seed() queues a seed for each device backend not yet initialised (CUDA, XPU,
+    MTIA) together with the caller's whole formatted stack, only to show it should that
+    backend's initialisation fail later. In a case child that can never initialise one (no
+    such device here, or a run with no CUDA case, whose sandbox gets no GPU), that stack is
+    never shown, and formatting it costs 0.1-0.3 ms per seed at the harness's stack depth
+    (3x what the same call costs in a shallow script): whole seconds for a problem whose
+    modules seed their initialisers, as the course's MLP and transformer problems do. What
+    the student's code calls and gets is unchanged."""
+    import torch.mtia
+    import torch.xpu
+
+    backends = [torch.xpu, torch.mtia] + ([torch.cuda] if device != "cuda" else [])
+    for module in backends:
+        initialised = getattr(module, "is_initialized", None)
+        if callable(initialised) and not initialised() and getattr(module, "traceback", None) is not None:
+            module.traceback = _NoStack  # type: ignore[attr-defined]
 
 
 def _compile_once() -> None:

@@ -39,8 +39,12 @@ def run(sub, inputs, case):
         import sched  # a module of no one's until now: the judge's side keeps it
     sched_scanned = "sched" in sys.modules and any(
         o is sys.modules["sched"].scheduler.enter for o in gc.get_objects())
+    torch.manual_seed(5)  # queued for CUDA (never initialised here) with the caller's stack
+    queued = torch.cuda._lazy_seed_tracker.manual_seed_all_cb
     calls = sub.f(inputs["x"])
-    return {"sched_scanned": torch.tensor([sched_scanned]),
+    return {"seed_stack_lines": torch.tensor([len(queued[1]) if queued else -1]),
+            "cpu_seeded": torch.tensor([torch.initial_seed() == 5]),
+            "sched_scanned": torch.tensor([sched_scanned]),
             "pid": torch.tensor([os.getpid()]), "calls": calls,
             "float32_default": torch.tensor([dtype_seen == torch.float32]),
             "driver_loads": torch.tensor([LOADS[0]]), "code": torch.tensor([id(sub.f.__code__)])}
@@ -113,6 +117,14 @@ def test_only_inputs_the_outside_must_check_and_that_changed_travel_back(tmp_pat
     assert keys == {"in.x"} and not meta.get("unchanged")  # modified: the outside sees it
     keys, meta = sent("allowed")
     assert keys == set() and not meta.get("unchanged")  # the case lets it change: nothing to check
+
+
+def test_seeding_formats_no_stack_for_a_device_this_child_cannot_have(tmp_path: Path) -> None:
+    # torch.manual_seed() keeps the caller's formatted stack for CUDA's deferred seeding; in a
+    # CPU case child that stack could never be shown, and formatting it was most of the cost
+    # of the course's seed-heavy problems. The seed itself is set as ever.
+    out = _out(_run(tmp_path, [_case("a")]), "a")
+    assert out["seed_stack_lines"] == [1] and out["cpu_seeded"] == [True]
 
 
 def test_a_case_that_dies_retires_the_child_and_the_next_case_gets_a_new_one(tmp_path: Path) -> None:
