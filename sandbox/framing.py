@@ -51,26 +51,33 @@ def wide_pipe() -> tuple[int, int]:
     return r, w
 
 
-def write_all(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
     """Write every byte of data to a (blocking) file descriptor."""
-    view = memoryview(data)
+    view = memoryview(data).cast("B")
     while view:
         n = os.write(fd, view)
         view = view[n:]
 
 
-def write_parts(fd: int, *parts: bytes) -> None:
+def write_parts(fd: int, *parts: bytes | bytearray | memoryview) -> None:
     """write_all() of the parts one after another, without joining them first (a tensor frame
     is megabytes: no copy of it is made here)."""
     for part in parts:
         write_all(fd, part)
 
 
-def read_exact(fd: int, n: int, wait: Callable[[int], None] | None = None) -> bytes | None:
+BIG_READ_BYTES = 1 << 20
+
+
+def read_exact(fd: int, n: int, wait: Callable[[int], None] | None = None) -> bytes | bytearray | None:
     """Read exactly n bytes; None on EOF before the first byte, ProtocolError on a short read.
+    Over BIG_READ_BYTES they come as one bytearray, read into place (a tensor frame: no join
+    copy; sandbox.tensors.load() makes tensors that are views of it).
 
     `wait(fd)` is called before each read; it may block until fd is readable or raise to abort.
     """
+    if n > BIG_READ_BYTES:
+        return _read_into(fd, n, wait)
     chunks: list[bytes] = []
     got = 0
     while got < n:
@@ -86,9 +93,25 @@ def read_exact(fd: int, n: int, wait: Callable[[int], None] | None = None) -> by
     return b"".join(chunks)
 
 
+def _read_into(fd: int, n: int, wait: Callable[[int], None] | None) -> bytearray | None:
+    buf = bytearray(n)
+    view = memoryview(buf)
+    got = 0
+    while got < n:
+        if wait is not None:
+            wait(fd)
+        k = os.readv(fd, [view[got:]])
+        if not k:
+            if got == 0:
+                return None
+            raise ProtocolError("stream ended inside a frame")
+        got += k
+    return buf
+
+
 def read_frame(
     fd: int, max_bytes: int, wait: Callable[[int], None] | None = None
-) -> tuple[bytes, bytes] | None:
+) -> tuple[bytes, bytes | bytearray] | None:
     """Read one frame, refusing payloads over max_bytes (JSON frames are capped separately)."""
     head = read_exact(fd, HEADER.size, wait)
     if head is None:

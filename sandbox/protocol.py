@@ -138,7 +138,7 @@ def _relative(path: str, where: str) -> str:
     return path
 
 
-def decode_json(payload: bytes) -> dict[str, Any]:
+def decode_json(payload: bytes | bytearray) -> dict[str, Any]:
     """One JSON frame's object; ProtocolError for anything else."""
     try:
         obj = json.loads(payload)
@@ -308,7 +308,7 @@ class ChildResult:
         )
 
 
-def decode_child_message(payload: bytes) -> ChildResult | str | tuple[str, int]:
+def decode_child_message(payload: bytes | bytearray) -> ChildResult | str | tuple[str, int]:
     """A child's message: its result, "timing_ready", or a tock as (nonce hex, self-timed ns)."""
     obj = decode_json(payload)
     kind = obj.get("type")
@@ -346,14 +346,14 @@ class CaseResult:
     stdout: str = ""
     stdout_total_bytes: int = 0
     strays_killed: int | None = None
-    tensors: bytes | None = None  # travels as its own frame, right after this one
+    tensors: bytes | bytearray | None = None  # travels as its own frame, right after this one
 
     def encode(self) -> tuple[bytes, bytes | None]:
         """The JSON frame, and the tensor frame (if any) that must follow it."""
         head, *tensors = self.frames()
-        return head, b"".join(tensors) if tensors else None
+        return bytes(head), b"".join(tensors) if tensors else None
 
-    def frames(self) -> list[bytes]:
+    def frames(self) -> list[bytes | bytearray]:
         """encode()'s frames as parts to write in order: the tensors are not copied into a frame."""
         head = encode_json({"type": "case_result", **_wire_case(self)})
         if self.tensors is None:
@@ -403,7 +403,7 @@ class Event:
     mark: str = ""  # timing_mark: "start" | "end"
 
 
-def decode_supervisor_message(payload: bytes) -> Event | tuple[CaseResult, bool]:
+def decode_supervisor_message(payload: bytes | bytearray) -> Event | tuple[CaseResult, bool]:
     """One supervisor message: an Event, or a case result with its tensor announcement."""
     obj = decode_json(payload)
     kind = obj.get("type")

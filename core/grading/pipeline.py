@@ -10,7 +10,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import safetensors.torch as st
 import torch
 
 from core.compare import Check, compare_case, differing
@@ -27,6 +26,7 @@ from core.sandboxing import get_backend
 from core.settings import Settings
 from core.static_check import check_files
 from core.verdicts import MESSAGES, Verdict, case_message
+from sandbox import tensors as tensor_frame
 from sandbox.backends.base import Backend, RunResult
 from sandbox.protocol import CaseResult, CaseSpec, ChildResult, Ending, Event, TimingSample
 
@@ -176,7 +176,7 @@ def _compare(outcome: CaseResult, child: ChildResult, expected: Expected, proble
     if outcome.tensors is None:
         return Compared.NOT_COMPARED, None
     try:
-        got = st.load(outcome.tensors)
+        got = tensor_frame.load(outcome.tensors)
     except Exception:  # noqa: BLE001 - anything unreadable is the submission's fault
         return Compared.UNREADABLE, None
     tol = problem.config.tolerance_for(cfg_case)

@@ -36,6 +36,7 @@ from core.grading.jobs import build_job, run_spec
 from core.grading.layout import install_files
 from core.problem import Problem
 from core.settings import Settings
+from sandbox import tensors as tensor_frame
 from sandbox.backends.base import Backend, RunResult
 from sandbox.protocol import CaseSpec, Ending
 
@@ -86,7 +87,7 @@ def _cached(settings: Settings, problem: Problem, case: CaseSpec) -> Expected | 
     return None
 
 
-def _store(settings: Settings, problem: Problem, case: CaseSpec, blob: bytes,
+def _store(settings: Settings, problem: Problem, case: CaseSpec, blob: bytes | bytearray,
            meta: dict[str, Any]) -> None:
     path = _cache_path(settings, problem, case)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -167,7 +168,7 @@ def reference_run(problem: Problem, cases: list[CaseSpec], *, timed: set[str], b
                 f"the reference failed on case {case.name} ({outcome.ending.value}): {detail}")
         if case.name not in expected:
             meta = {"input_meta": outcome.child.input_meta, "devices": outcome.child.devices}
-            expected[case.name] = Expected(st.load(outcome.tensors), meta)
+            expected[case.name] = Expected(tensor_frame.load(outcome.tensors), meta)
             _store(settings, problem, case, outcome.tensors, meta)
         if case.timed:
             if outcome.timing is None or not outcome.timing.trusted_ns:

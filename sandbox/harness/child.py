@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from sandbox import protocol
+from sandbox import tensors as tensor_frame
 from sandbox.harness import CaseContext, RuleViolation, WrongAnswer
 from sandbox.harness.loader import CompileFailure, load_submission, student_traceback
 from sandbox.harness.rules import RuleTracer
@@ -99,20 +100,18 @@ def _plain_outputs(outputs: Any) -> tuple[dict[str, torch.Tensor], dict[str, str
     return plain, devices
 
 
-def run_case(job: Job, root: Path, case: CaseSpec, send: Callable[[bytes], None], go_fd: int) -> None:
+def run_case(job: Job, root: Path, case: CaseSpec, send: Callable[[bytes | memoryview], None], go_fd: int) -> None:
     """Run one case and send its result; always sends exactly one result message."""
     ending, message = Ending.OK, ""
     graded: dict[str, str] = {}
     notes: list[str] = []
     meta: dict[str, dict[str, bool]] = {}
     devices: dict[str, str] = {}
-    blob: bytes | None = None
+    blob: list[bytes | memoryview] | None = None
     submission_dir = str(root / job.submission_dir)
     tracer: RuleTracer | None = None
     thunk: Callable[[], Any] | None = None
     try:
-        import safetensors.torch as st
-
         # Bound before the student's code loads, so patching these names later changes nothing.
         sync = torch.cuda.synchronize if case.device == "cuda" else (lambda: None)
         clock = time.perf_counter_ns
@@ -147,7 +146,7 @@ def run_case(job: Job, root: Path, case: CaseSpec, send: Callable[[bytes], None]
         else:
             after, meta = _snapshot_inputs(inputs)
             tensors.update(_changed(after, before, meta, case.mutable_inputs))
-        blob = st.save(tensors)
+        blob = tensor_frame.parts(tensors)
         if case.timed:
             thunk = driver.timed(sub, inputs, ctx) if hasattr(driver, "timed") else (
                 lambda: driver.run(sub, inputs, ctx)
@@ -161,8 +160,9 @@ def run_case(job: Job, root: Path, case: CaseSpec, send: Callable[[bytes], None]
     send(protocol.encode_json(result.encode()))
     if not ok or blob is None:
         return
-    send(protocol.HEADER.pack(protocol.TENSORS, len(blob)))
-    send(blob)  # apart from its header: no copy of megabytes
+    send(protocol.HEADER.pack(protocol.TENSORS, tensor_frame.size(blob)))
+    for chunk in blob:  # the header, then each tensor's own memory: no copy of megabytes
+        send(chunk)
     if thunk is None or tracer is None:
         return
     try:
@@ -193,7 +193,7 @@ def _timing_loop(
     thunk: Callable[[], Any],
     sync: Callable[[], None],
     clock: Callable[[], int],
-    send: Callable[[bytes], None],
+    send: Callable[[bytes | memoryview], None],
     go_fd: int,
     tracer: RuleTracer,
     device: str = "cpu",
@@ -282,7 +282,7 @@ def serve_cases(job: Job, root: Path, ctl_fd: int, device: str) -> None:
             os.close(out_fd)
             os.chdir(job.workdir or str(root))
 
-            def send(data: bytes, fd: int = msg_fd) -> None:
+            def send(data: bytes | memoryview, fd: int = msg_fd) -> None:
                 # Flush the student's prints first, so they are captured before the case ends.
                 _flush()
                 protocol.write_all(fd, data)

@@ -180,7 +180,7 @@ class Supervisor:
         dog = threading.Thread(target=watchdog, daemon=True)
         dog.start()
         child: ChildResult | None = None
-        tensors: bytes | None = None
+        tensors: bytes | bytearray | None = None
         timing: TimingSample | None = None
         error: str | None = None
         try:
@@ -303,7 +303,7 @@ class Supervisor:
             raise protocol.ProtocolError("the child's result names another case")
         return msg
 
-    def read_tensors(self, msg_r: int, wait: Callable[[int], None]) -> bytes:
+    def read_tensors(self, msg_r: int, wait: Callable[[int], None]) -> bytes | bytearray:
         """The tensor frame the child's ok result announced."""
         frame = protocol.read_frame(msg_r, self.job.limits.output_bytes, wait)
         if frame is None or frame[0] != protocol.TENSORS:
@@ -368,7 +368,7 @@ def _ending(killed: Ending | None, child: ChildResult | None, error: str | None,
     return Ending.EXITED, ""
 
 
-def _checked_safetensors(blob: bytes) -> bytes:
+def _checked_safetensors(blob: bytes | bytearray) -> bytes | bytearray:
     """Reject anything that is not a well-formed safetensors header before relaying it."""
     if len(blob) < 8:
         raise protocol.ProtocolError("output tensors are truncated")

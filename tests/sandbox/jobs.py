@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
-import safetensors.torch as st
-
+from sandbox import tensors as tensor_frame
 from sandbox.backends.base import RunResult, RunSpec
 from sandbox.protocol import CaseLimits, CaseSpec, Ending, Job, RulesSpec, TimingSpec
 
@@ -53,4 +52,4 @@ def probe_seen(box: _Runs, spec: RunSpec) -> list[int]:
     outcome = result.outcome("probe")
     assert outcome.ending is Ending.OK, (outcome.message, result.stderr_tail[-800:])
     assert outcome.tensors is not None
-    return [int(v) for v in st.load(outcome.tensors)["out.seen"].tolist()]
+    return [int(v) for v in tensor_frame.load(outcome.tensors)["out.seen"].tolist()]

@@ -9,8 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import safetensors.torch as st
-
+from sandbox import tensors as tensor_frame
 from sandbox.backends.base import HARNESS_ROOT, RunResult, RunSpec, harness_env, run_with_channel, write_job
 from sandbox.protocol import JOB_FILE, CaseSpec, Ending
 from tests.sandbox.jobs import empty_job
@@ -74,7 +73,7 @@ def _run(tmp_path: Path, cases: list[CaseSpec]) -> RunResult:
 def _out(result: RunResult, name: str) -> dict[str, list[int]]:
     outcome = result.outcome(name)
     assert outcome.ending is Ending.OK and outcome.tensors is not None, outcome
-    return {k.removeprefix("out."): v.tolist() for k, v in st.load(outcome.tensors).items()
+    return {k.removeprefix("out."): v.tolist() for k, v in tensor_frame.load(outcome.tensors).items()
             if k.startswith("out.")}
 
 
@@ -109,7 +108,8 @@ def test_only_inputs_the_outside_must_check_and_that_changed_travel_back(tmp_pat
     def sent(name: str) -> tuple[set[str], dict[str, bool]]:
         outcome = result.outcome(name)
         assert outcome.tensors is not None and outcome.child is not None
-        return {k for k in st.load(outcome.tensors) if not k.startswith("out.")}, outcome.child.input_meta["x"]
+        keys = {k for k in tensor_frame.load(outcome.tensors) if not k.startswith("out.")}
+        return keys, outcome.child.input_meta["x"]
 
     keys, meta = sent("still")
     assert keys == set() and meta.get("unchanged") is True  # as it was: a word, not a copy

@@ -8,8 +8,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-import safetensors.torch as st
-
+from sandbox import tensors as tensor_frame
 from sandbox.backends.base import HARNESS_ROOT, RunResult, RunSpec, harness_env, run_with_channel, write_job
 from sandbox.protocol import JOB_FILE, CaseSpec, Ending
 from tests.sandbox.jobs import empty_job
@@ -62,7 +61,7 @@ def test_forged_child_result_is_a_protocol_error_and_the_job_goes_on(tmp_path: P
     honest = result.outcome("honest")
     assert honest.ending is Ending.OK and honest.tensors is not None
     assert honest.child is not None and honest.child.graded == {"f": "solution.py:f"}
-    assert st.load(honest.tensors)["out.y"].tolist() == [2.0, 2.0, 2.0]
+    assert tensor_frame.load(honest.tensors)["out.y"].tolist() == [2.0, 2.0, 2.0]
     assert result.outcome("slow").ending is Ending.CASE_TIMEOUT  # the job's own case_time_s
 
 
