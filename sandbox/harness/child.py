@@ -134,7 +134,7 @@ def run_case(job: Job, root: Path, case: CaseSpec, send: Callable[[bytes | memor
         tracer = RuleTracer(job.rules.forbidden_calls, job.rules.forbid_autograd)
         with tracer:
             outputs = driver.run(sub, inputs, ctx)
-            stack_ok = torch._C._len_torch_function_stack() == 1
+            stack_ok = torch._C._len_torch_function_stack() == tracer.depth
         if tracer.violations:
             raise RuleViolation(tracer.violations[0])
         if not stack_ok or not tracer.intact():

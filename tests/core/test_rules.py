@@ -133,3 +133,15 @@ def test_traps_are_gone_after_the_block_and_tampering_is_noticed() -> None:
         x = torch.nn.Parameter(torch.ones(2))
         (x * 3).sum().backward()
     assert plain.violations == [] and plain.intact()
+
+
+def test_a_tracer_with_nothing_to_enforce_stays_off_the_dispatch_path() -> None:
+    # No forbidden call and autograd allowed: no torch-function mode is pushed (every torch call
+    # would otherwise go through Python for nothing); one with a rule is pushed.
+    plain = RuleTracer([], False)
+    with plain:
+        assert torch._C._len_torch_function_stack() == plain.depth == 0
+    strict = RuleTracer(["torch.nn.functional.linear"], False)
+    with strict:
+        assert torch._C._len_torch_function_stack() == strict.depth == 1
+    assert torch._C._len_torch_function_stack() == 0
