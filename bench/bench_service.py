@@ -152,12 +152,15 @@ def saturate(client: httpx.Client, args: argparse.Namespace, data: Path) -> None
     sys.path[:0] = [str(REPO), str(REPO / "bench")]
     from bench_grade import pure_compute
 
+    from core.grading.layout import install_files
     from core.problem import load_problem, solution_files
     from core.settings import Settings
 
     problem = load_problem(REPO / "problems" / args.saturate_problem)
     _, path = next((v, p) for v, p in problem.solutions() if v == "accepted")
-    files = solution_files(path)
+    # As a student's repository: the solution in the course's layout, over the package's
+    # support tree (their own modules that the problem builds on).
+    files = install_files(problem, solution_files(path), problem.support_files()).files
     pure = statistics.median(pure_compute(problem, Settings(data_dir=data / "pure")) for _ in range(3))
     conc = args.worker_concurrency or Settings().concurrency
     throughput(client, 1, args.timeout, problem.slug, files)  # its reference outputs, cached
