@@ -3,8 +3,9 @@
 `python -m sandbox.harness.supervisor --zygote CTL_FD` imports torch and the judge's own code
 once, says `ready` on its control socket, then waits for orders. Each order names a job folder
 (which the backend has just filled, under the zygote's /jobs) and carries three descriptors:
-the run's own socket, its result channel and its stderr. The zygote forks; the fork is the run's
-supervisor. It tells the backend its pid (the kernel translates it), waits until the backend has
+the run's own socket, its result channel and its stderr. The zygote hands them to a fork made
+ahead, while it waited (after the previous run's processes were all reaped); the fork is the
+run's supervisor. It tells the backend its pid (the kernel translates it), waits until the backend has
 moved it into the run's own cgroup, then enters isolation of its own before it reads anything
 of the job:
 
@@ -62,22 +63,25 @@ def serve(ctl_fd: int) -> NoReturn:
     ctl = socket.socket(fileno=ctl_fd)
     ctl.send(b"ready")
     while True:
+        # The next run's process is forked while we wait for its order (a fork of a process
+        # with torch loaded is ~20 ms): forked from this clean zygote, after every process of
+        # the previous run was reaped, it holds nothing of any run, and it reads nothing until
+        # its order comes.
+        pid, waiting = _fork_next(ctl)
         try:
             msg, fds, _, _ = socket.recv_fds(ctl, 4096, 3)
         except OSError:
             os._exit(0)
         if not msg or len(fds) != 3:
             os._exit(0)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:
-            code = 4
-            try:
-                ctl.close()
-                code = _run(json.loads(msg), *fds)
-            finally:
-                os._exit(code)
+        try:
+            socket.send_fds(waiting, [msg], fds)
+        except OSError:  # it died while waiting (nothing of a run was in it): fork it again
+            waiting.close()
+            _wait(pid)
+            pid, waiting = _fork_next(ctl)
+            socket.send_fds(waiting, [msg], fds)
+        waiting.close()
         for fd in fds:
             os.close(fd)
         status = _wait(pid)
@@ -87,6 +91,30 @@ def serve(ctl_fd: int) -> NoReturn:
             ctl.send(b"clean")
         except OSError:
             os._exit(0)
+
+
+def _fork_next(ctl: socket.socket) -> tuple[int, socket.socket]:
+    """Fork the process that will be the next run's supervisor; it waits for its order (and
+    the run's three descriptors) on a socket of its own, and exits quietly if that closes."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        code = 4
+        try:
+            ctl.close()
+            ours.close()
+            msg, fds, _, _ = socket.recv_fds(theirs, 4096, 3)
+            theirs.close()
+            if not msg or len(fds) != 3:
+                code = 0  # the zygote is going away: there is no run
+            else:
+                code = _run(json.loads(msg), *fds)
+        finally:
+            os._exit(code)
+    theirs.close()
+    return pid, ours
 
 
 def _wait(pid: int) -> int:

@@ -139,6 +139,48 @@ def test_each_run_is_in_a_cgroup_of_its_own_not_the_zygotes(tmp_path: Path) -> N
         box.close()
 
 
+def _children(pid: int) -> set[int]:
+    try:
+        return {int(x) for x in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+    except OSError:
+        return set()
+
+
+def _one_child(pid: int, other_than: int = 0) -> int:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        kids = _children(pid) - {other_than}
+        if len(kids) == 1 and not _children(pid) & {other_than}:
+            return kids.pop()
+        time.sleep(0.02)
+    raise AssertionError(f"no single child of {pid}: {_children(pid)}")
+
+
+def test_the_next_runs_process_is_forked_ahead_and_becomes_its_supervisor(tmp_path: Path) -> None:
+    # An idle zygote holds one fork made ahead (off the run's critical path); the next run's
+    # processes in the run's own cgroup include it, and after the run another one waits.
+    box = ProcessSandbox(warm=1)
+    spec = _spec(tmp_path, SLOW)
+    try:
+        [(bwrap_pid, _)] = _ready(box, spec)
+        zygote = _one_child(bwrap_pid)
+        ahead = _one_child(zygote)
+        running = threading.Thread(target=_seen, args=(box, spec))
+        running.start()
+        deadline = time.monotonic() + 10
+        procs: set[int] = set()
+        while not procs and time.monotonic() < deadline:
+            time.sleep(0.05)
+            dirs = [Path(d) for d in box.last_cgroup_dirs]
+            if dirs and all(d.exists() for d in dirs):
+                procs = {int(x) for d in dirs for x in (d / "cgroup.procs").read_text().split()}
+        running.join()
+        assert ahead in procs, (ahead, procs)
+        assert _one_child(zygote, other_than=ahead) != ahead
+    finally:
+        box.close()
+
+
 BOMB = b'''
 def f():
     hold = []
