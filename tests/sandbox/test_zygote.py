@@ -116,6 +116,18 @@ def f():
 '''
 
 
+def _run_cgroup_procs(box: ProcessSandbox) -> set[int]:
+    """The processes in the running run's own cgroup, once it has one (within 10 s)."""
+    deadline = time.monotonic() + 10
+    procs: set[int] = set()
+    while not procs and time.monotonic() < deadline:
+        time.sleep(0.05)
+        dirs = [Path(d) for d in box.last_cgroup_dirs]
+        if dirs and all(d.exists() for d in dirs):
+            procs = {int(x) for d in dirs for x in (d / "cgroup.procs").read_text().split()}
+    return procs
+
+
 def test_each_run_is_in_a_cgroup_of_its_own_not_the_zygotes(tmp_path: Path) -> None:
     box = ProcessSandbox(warm=1)
     spec = _spec(tmp_path, SLOW)
@@ -123,13 +135,7 @@ def test_each_run_is_in_a_cgroup_of_its_own_not_the_zygotes(tmp_path: Path) -> N
         [(zygote_pid, _)] = _ready(box, spec)
         running = threading.Thread(target=_seen, args=(box, spec))
         running.start()
-        deadline = time.monotonic() + 10
-        procs: set[int] = set()
-        while not procs and time.monotonic() < deadline:
-            time.sleep(0.05)
-            dirs = [Path(d) for d in box.last_cgroup_dirs]
-            if dirs and all(d.exists() for d in dirs):
-                procs = {int(x) for d in dirs for x in (d / "cgroup.procs").read_text().split()}
+        procs = _run_cgroup_procs(box)
         running.join()
         assert len(procs) >= 2, procs  # the run's supervisor and its case child
         zygote = {int(x) for x in Path(f"/proc/{zygote_pid}/task/{zygote_pid}/children").read_text().split()}
@@ -167,13 +173,7 @@ def test_the_next_runs_process_is_forked_ahead_and_becomes_its_supervisor(tmp_pa
         ahead = _one_child(zygote)
         running = threading.Thread(target=_seen, args=(box, spec))
         running.start()
-        deadline = time.monotonic() + 10
-        procs: set[int] = set()
-        while not procs and time.monotonic() < deadline:
-            time.sleep(0.05)
-            dirs = [Path(d) for d in box.last_cgroup_dirs]
-            if dirs and all(d.exists() for d in dirs):
-                procs = {int(x) for d in dirs for x in (d / "cgroup.procs").read_text().split()}
+        procs = _run_cgroup_procs(box)
         running.join()
         assert ahead in procs, (ahead, procs)
         assert _one_child(zygote, other_than=ahead) != ahead
