@@ -386,7 +386,7 @@ def _forget_case(known: set[str], submission_dir: str, baseline: _Baseline) -> b
     case imports them afresh: no module state carries over), garbage, torch's global settings.
     False when this process should not run another case."""
     prefix = submission_dir.rstrip(os.sep) + os.sep
-    for name in [n for n in sys.modules if n not in known]:
+    for name in sys.modules.keys() - known:  # a set difference in C: 1600 names a case
         module = sys.modules.get(name)
         where = getattr(module, "__file__", None) or ""
         paths = list(getattr(module, "__path__", None) or [])

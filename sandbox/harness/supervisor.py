@@ -491,7 +491,8 @@ def _preload() -> None:
     import torch.fx.experimental.symbolic_shapes  # noqa: F401
 
     import sandbox.harness.child
-    import sandbox.kit  # noqa: F401
+    import sandbox.kit
+    import sandbox.seccomp  # noqa: F401  (each zygote run installs its filter: not compiled again per run)
 
 
 def _wait_for_job() -> bool:

@@ -112,3 +112,28 @@ def test_non_finite_numbers_are_stored(db: tuple[Settings, Session]) -> None:
         select(CaseResult).where(CaseResult.submission_id == sub.id, CaseResult.name == "small")
     ).one()
     assert case.feedback == {"max_abs_error": "nan", "max_rel_error": "inf"}
+
+
+def test_a_fast_grade_writes_its_first_progress_and_not_one_commit_per_case(
+    db: tuple[Settings, Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Progress is written for the first case, then at most once per PROGRESS_EVERY_S: forty
+    # cases graded in an instant cost one progress write, not forty (the result writes the rest).
+    settings, session = db
+    sub = _submission(settings, session)
+    written: list[tuple[int, int]] = []
+    real = judging.report_progress
+
+    def recording(s: Session, owner: object, done: int, total: int) -> None:
+        written.append((done, total))
+        real(s, owner, done, total)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(judging, "report_progress", recording)
+
+    def many_cases(problem, files, *, settings, progress=None):  # type: ignore[no-untyped-def]
+        for i in range(40):
+            progress(i + 1, 40)
+        return fake_grade(problem, files, settings=settings)
+
+    assert judging.run_job(settings, sub.id, sub.job, "w", grader=many_cases) is judging.Outcome.DONE
+    assert written[0] == (1, 40) and len(written) < 5, written
