@@ -485,14 +485,16 @@ def _close(fd: int) -> None:
 
 def _preload() -> None:
     """What every case child would otherwise import again: the judge's own child, loader, rules
-    and kit modules, and a module torch imports lazily on the first `torch.autograd.grad` or
-    `backward` with a default gradient (half a second, in every case that uses autograd). Only
-    library and judge code is imported here, never the submission's."""
+    and kit modules, the seccomp module each zygote run installs its filter with (the sandbox
+    writes no .pyc: it was compiled from source in every run), and a module torch imports
+    lazily on the first `torch.autograd.grad` or `backward` with a default gradient (half a
+    second, in every case that uses autograd). Only library and judge code is imported here,
+    never the submission's."""
     import torch.fx.experimental.symbolic_shapes  # noqa: F401
 
     import sandbox.harness.child
     import sandbox.kit
-    import sandbox.seccomp  # noqa: F401  (each zygote run installs its filter: not compiled again per run)
+    import sandbox.seccomp  # noqa: F401
 
 
 def _wait_for_job() -> bool:

@@ -25,7 +25,6 @@ the next order. The security argument is in sandbox/backends/process.py.
 from __future__ import annotations
 
 import ctypes
-import gc
 import json
 import os
 import re
@@ -61,11 +60,6 @@ def serve(ctl_fd: int) -> NoReturn:
     from sandbox.harness.supervisor import _preload
 
     _preload()
-    # Everything imported so far lives as long as the zygote: out of every later collection, here
-    # and in each fork, or a fork's first full collection writes to (and so copies) every page
-    # of torch's heap the zygote shares with it.
-    gc.collect()
-    gc.freeze()
     ctl = socket.socket(fileno=ctl_fd)
     ctl.send(b"ready")
     while True:
