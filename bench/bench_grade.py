@@ -1,6 +1,7 @@
 """Wall time of one `grade` per bundled problem, and how much of it is the submission's compute.
 
-Run: .venv/bin/python bench/bench_grade.py [--repeats N] [--warm N] [--no-zygote] [--spread N] [SLUG ...]
+Run: .venv/bin/python bench/bench_grade.py [--repeats N] [--warm N] [--no-zygote]
+         [--spread N [--solution PATH] [--load K] [--spread-only]] [SLUG ...]
 
 For each problem it grades the first accepted solution and prints: total wall time; the
 sandboxed run's wall time; time to the harness's first message (interpreter + torch start-up
@@ -12,7 +13,8 @@ compute, input generation and timing loops included; torch.manual_seed() records
 stacks for device backends that cannot initialise, as in the case child), the judge's overhead
 (total - pure) and total / pure. `--warm` sets the warm sandboxes kept per shape of run (0: every run starts
 cold), `--no-zygote` keeps them single-use (no zygotes); `--spread N` regrades one timed
-problem N times and prints the speed ratio's spread.
+problem N times and prints the speed ratio's spread (`--solution` picks the solution, `--load K`
+runs K busy processes beside the regrades, `--spread-only` skips the table).
 A cold `python -c "import torch"` is timed first, for scale.
 """
 
@@ -136,17 +138,28 @@ def pure_compute(problem: Any, settings: Settings) -> float:
     return elapsed
 
 
-def spread(problem: Any, settings: Settings, n: int) -> None:
-    """The speed ratio of n regrades of one accepted solution (its first timed case)."""
-    _, path = next((v, p) for v, p in problem.solutions() if v == "accepted")
-    ratios = []
-    for _ in range(n):
-        report = pipeline.grade_detailed(problem, solution_files(path), settings=settings,
-                                         support=problem.support_files()).report
-        ratios += [c.timings.ratio for c in report.cases if c.timings][:1]
+def spread(problem: Any, settings: Settings, n: int, solution: str | None = None, load: int = 0) -> None:
+    """The speed ratio of n regrades of one accepted solution (its first timed case), with
+    `load` busy-looping processes beside the grades (a worker busy with other work)."""
+    path = (problem.path / solution if solution else
+            next(p for v, p in problem.solutions() if v == "accepted"))
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(load)]
+    ratios, used = [], set()
+    try:
+        for _ in range(n):
+            report = pipeline.grade_detailed(problem, solution_files(path), settings=settings,
+                                             support=problem.support_files()).report
+            timed = [c.timings for c in report.cases if c.timings][:1]
+            ratios += [t.ratio for t in timed]
+            used.update(getattr(t, "clock", "wall") for t in timed)
+    finally:
+        for b in burners:
+            b.kill()
+            b.wait()
     if ratios:
         q = statistics.quantiles(ratios, n=10) if len(ratios) >= 2 else [ratios[0]] * 9
-        print(f"{problem.slug}: speed ratio over {len(ratios)} regrades: median {statistics.median(ratios):.3f}, "
+        print(f"{problem.slug} ({path.name}, {load} busy processes beside, clock {'/'.join(sorted(used))}): "
+              f"speed ratio over {len(ratios)} regrades: median {statistics.median(ratios):.3f}, "
               f"min {min(ratios):.3f}, max {max(ratios):.3f}, p10-p90 {q[0]:.3f}-{q[-1]:.3f}, "
               f"stdev {statistics.pstdev(ratios):.3f}")
 
@@ -159,6 +172,9 @@ def main() -> None:
     parser.add_argument("--warm", type=int, default=Settings().sandbox_warm)
     parser.add_argument("--no-zygote", action="store_true")
     parser.add_argument("--spread", type=int, default=0)
+    parser.add_argument("--solution", help="the solution --spread regrades (a path in the package)")
+    parser.add_argument("--load", type=int, default=0, help="busy processes beside --spread's regrades")
+    parser.add_argument("--spread-only", action="store_true", help="skip the timing table")
     args = parser.parse_args()
     t0 = time.monotonic()
     subprocess.run([sys.executable, "-c", "import torch"], check=True)
@@ -172,6 +188,9 @@ def main() -> None:
               f"{'other':>7} {'pure':>7} {'overhead':>8} {'x pure':>7} {'/import':>7}  "
               f"(seconds, median of {args.repeats}; a first run warms the reference cache)")
         for problem in problems:
+            if args.spread_only:
+                spread(problem, settings, args.spread, args.solution, args.load)
+                continue
             measure(problem, settings)  # warm the reference cache (and the warm sandboxes)
             time.sleep(2)  # let the warm sandboxes finish importing torch, as between submissions
             rows = []
@@ -184,7 +203,7 @@ def main() -> None:
                   f"{med['cases_s']:7.2f} {med['timed_loops_s']:7.2f} {med['other_s']:7.2f} {pure:7.2f} "
                   f"{med['total_s'] - pure:8.2f} {med['total_s'] / pure:7.1f} {med['total_s'] / cold_import:7.2f}")
             if args.spread:
-                spread(problem, settings, args.spread)
+                spread(problem, settings, args.spread, args.solution, args.load)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ class CaseTiming(BaseModel):
     ratio: float
     budget_ratio: float
     submission_self_reported_ms: float | None = None
+    clock: str = "wall"  # "cpu": the case child's CPU time; "wall": elapsed time (CUDA cases)
 
 
 class CaseReport(BaseModel):

@@ -19,6 +19,9 @@ log = logging.getLogger(__name__)
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 V1_CONTROLLERS = ("memory", "pids", "cpu")
+# Joined where the host mounts it apart from cpu (where they share one hierarchy, cpu's
+# directory holds the accounting): what a run's CPU usage is read from on v1.
+V1_OPTIONAL = ("cpuacct",)
 
 
 class CgroupUnavailable(RuntimeError):
@@ -110,6 +113,16 @@ class Cgroup:
         except OSError:
             group.remove()
             raise
+        for controller in V1_OPTIONAL:
+            if not _separate_v1(root, controller):
+                continue
+            base = root / controller / own.get(controller, "/").lstrip("/") / "tensorjudge"
+            try:
+                base.mkdir(parents=True, exist_ok=True)
+                (base / name).mkdir()
+                dirs[controller] = base / name
+            except OSError as exc:  # accounting only: the run goes on without it
+                log.debug("no %s cgroup for %s: %s", controller, name, exc)
         return group
 
     @classmethod
@@ -168,6 +181,22 @@ class Cgroup:
         except OSError:
             return False
         return True
+
+    def cpu_usage_ns(self) -> int | None:
+        """CPU time every process of the cgroup has spent so far (the kernel's accounting), or
+        None where this host does not keep it for the cgroup."""
+        if self.version == 2:
+            usec = _kv(self.dirs["unified"] / "cpu.stat").get("usage_usec")
+            return None if usec is None else usec * 1000
+        for controller in ("cpuacct", "cpu"):
+            d = self.dirs.get(controller)
+            if d is None:
+                continue
+            try:
+                return int((d / "cpuacct.usage").read_text().split()[0])
+            except (OSError, ValueError, IndexError):
+                continue
+        return None
 
     def pids(self) -> set[int]:
         """Every process in the cgroup now."""
@@ -240,6 +269,15 @@ class Cgroup:
                     pass
 
 
+def _separate_v1(root: Path, controller: str) -> bool:
+    """Whether a v1 controller is mounted as a hierarchy of its own (not beside cpu)."""
+    path = root / controller
+    try:
+        return path.is_dir() and path.resolve() != (root / "cpu").resolve()
+    except OSError:
+        return False
+
+
 def _enable_controllers(path: Path) -> None:
     ctl = path / "cgroup.subtree_control"
     wanted = [c for c in ("memory", "pids", "cpu") if c not in ctl.read_text().split()]
@@ -287,8 +325,9 @@ def sweep(owner_dead: Callable[[str], bool], root: Path = CGROUP_ROOT, self_cgro
     except (OSError, CgroupUnavailable):
         return 0
     own = _own_paths(self_cgroup)
+    v1 = [*V1_CONTROLLERS, *(c for c in V1_OPTIONAL if _separate_v1(root, c))]
     bases = ({"unified": root / "tensorjudge"} if version == 2 else
-             {c: root / c / own.get(c, "/").lstrip("/") / "tensorjudge" for c in V1_CONTROLLERS})
+             {c: root / c / own.get(c, "/").lstrip("/") / "tensorjudge" for c in v1})
     groups: dict[str, dict[str, Path]] = {}
     for controller, base in bases.items():
         if not base.is_dir():

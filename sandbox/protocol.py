@@ -326,10 +326,16 @@ def decode_child_message(payload: bytes | bytearray) -> ChildResult | str | tupl
 
 @dataclass(frozen=True)
 class TimingSample:
-    """Per-repeat times of a timed case: the supervisor's clock, and the child's own claim."""
+    """Per-repeat times of a timed case: the supervisor's clock, and the child's own claim.
+
+    `cpu_ns` is the CPU time the case child's process (all its threads) spent in each repeat,
+    read by the supervisor from the kernel's clock for that process; empty where it could not
+    be read. Other load on the machine stretches wall time, hardly CPU time.
+    """
 
     trusted_ns: list[int]
     self_ns: list[int]
+    cpu_ns: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -371,7 +377,8 @@ class CaseResult:
             message=_get(obj, "message", str, where),
             child=None if child is None else ChildResult.decode(_get(obj, "child", dict, where)),
             timing=None if timing is None else TimingSample(
-                trusted_ns=_ints(timing, "trusted_ns", "timing"), self_ns=_ints(timing, "self_ns", "timing")),
+                trusted_ns=_ints(timing, "trusted_ns", "timing"), self_ns=_ints(timing, "self_ns", "timing"),
+                cpu_ns=_ints(timing, "cpu_ns", "timing") if "cpu_ns" in timing else []),
             signal=_opt(obj, "signal", int, where), exit_code=_opt(obj, "exit_code", int, where),
             stdout=_get(obj, "stdout", str, where),
             stdout_total_bytes=_get(obj, "stdout_total_bytes", int, where),

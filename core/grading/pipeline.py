@@ -14,6 +14,7 @@ import torch
 
 from core.compare import Check, compare_case, differing
 from core.errors import InfrastructureError
+from core.grading import clocks
 from core.grading.devices import runnable
 from core.grading.gpu_slots import gpu_slot
 from core.grading.jobs import build_job, case_spec, effective_seed, run_spec
@@ -28,7 +29,7 @@ from core.static_check import check_files
 from core.verdicts import MESSAGES, Verdict, case_message
 from sandbox import tensors as tensor_frame
 from sandbox.backends.base import Backend, RunResult
-from sandbox.protocol import CaseResult, CaseSpec, ChildResult, Ending, Event, TimingSample
+from sandbox.protocol import CaseResult, CaseSpec, ChildResult, Ending, Event
 
 Progress = Callable[[int, int], None]
 
@@ -117,7 +118,7 @@ def _grade_detailed(problem: Problem, files: dict[str, bytes], *, settings: Sett
     # submission's outputs were right (a wrong or crashed case has nothing to time).
     timed = {c.name for c in cases if c.timed and _timed_ok(result.outcome(c.name))}
     reference = reference_run(problem, cases, timed=timed, backend=backend, settings=settings,
-                              submission_ms={name: _submission_ms(result, name) for name in timed})
+                              submission_ms={c.name: clocks.medians(result, c) for c in cases if c.name in timed})
     return _assemble(problem, cases, result, reference, settings, start, installed)
 
 
@@ -128,16 +129,6 @@ def _one_thread() -> None:
     110-120 ms on two. The sandbox runs students' code on one thread too (OMP_NUM_THREADS)."""
     if torch.get_num_threads() != 1:
         torch.set_num_threads(1)
-
-
-def _submission_ms(result: RunResult, name: str) -> float:
-    """The submission's median as the verdict will see it (bounded below by our own clock)."""
-    sample = result.outcome(name).timing
-    ms = statistics.median(sample.trusted_ns) / 1e6 if sample and sample.trusted_ns else 0.0
-    window = result.windows_ns.get(name)
-    if window is not None and sample is not None and sample.trusted_ns:
-        ms = max(ms, 0.5 * (window[1] - window[0]) / 1e6 / len(sample.trusted_ns))
-    return ms
 
 
 def _timed_ok(outcome: CaseResult) -> bool:
@@ -189,24 +180,24 @@ def _compare(outcome: CaseResult, child: ChildResult, expected: Expected, proble
     return (Compared.PASSED if check.ok else Compared.FAILED), check
 
 
-def _case_timing(sample: TimingSample | None, window_ns: tuple[int, int] | None, ref_ms: float,
+def _case_timing(spec: CaseSpec, result: RunResult, reference: clocks.Medians,
                  budget: float) -> CaseTiming | None:
-    """The submission's median by the supervisor's clock, bounded below by ours, against the
-    reference's median measured in this job."""
-    ns = sample.trusted_ns if sample is not None else []
-    if sample is None or not ns:
+    """The submission's median against the reference's, on the clock both were measured on
+    (CPU time where the run can vouch for it, else wall time: see clocks.py), each median by
+    the supervisor's clock bounded below by ours."""
+    sample = result.outcome(spec.name).timing
+    mine = clocks.medians(result, spec)
+    if sample is None or not mine:
         return None
-    sub_ms = statistics.median(ns) / 1e6
-    if window_ns is not None:
-        # The supervisor's clock runs in the sandbox; ours bounds it from below. The marks reach
-        # us late under load (so the window can look a little short or long): only a median
-        # under half of the mean we saw is overruled, which no honest run comes near.
-        sub_ms = max(sub_ms, 0.5 * (window_ns[1] - window_ns[0]) / 1e6 / len(ns))
+    clock = clocks.common(mine, reference)
+    sub_ms = mine[clock] if clock else mine[clocks.WALL]
+    ref_ms = reference[clock] if clock else 0.0  # never: the reference is timed on every clock we have
     return CaseTiming(
         submission_ms=round(sub_ms, 4), reference_ms=round(ref_ms, 4),
         ratio=round(sub_ms / ref_ms, 3) if ref_ms > 0 else math.inf, budget_ratio=budget,
         submission_self_reported_ms=(round(statistics.median(sample.self_ns) / 1e6, 4)
                                      if sample.self_ns else None),
+        clock=clock or clocks.WALL,
     )
 
 
@@ -218,8 +209,7 @@ def _judge(spec: CaseSpec, cfg_case: Case, outcome: CaseResult, result: RunResul
         compared, check = _compare(outcome, outcome.child, reference.expected[spec.name], problem,
                                    cfg_case)
     if compared is Compared.PASSED and spec.timed:
-        timing = _case_timing(outcome.timing, result.windows_ns.get(spec.name),
-                              reference.timings_ms.get(spec.name, 0.0),
+        timing = _case_timing(spec, result, reference.timings_ms.get(spec.name, {}),
                               problem.config.timing.budget_ratio)
     verdict, key = decide(outcome.ending, compared, classify_timing(spec.timed, timing))
     message = case_message(

@@ -4,10 +4,11 @@ at most one run of the reference per submission.
 The reference runs in the submission's own backend with the submission's limits (so both sides
 are timed under the same conditions), in a job of its own that never holds student code.
 
-Timing policy: each timed case's reference median is also cached, per problem version, case
-and worker fingerprint (host, CPU, torch, Python), as the smallest of its last few
-measurements. A submission whose own median is at most REMEASURE_ABOVE of the budget away from
-that cached median (clearly fast enough) is judged against it and the reference is not run;
+Timing policy: each timed case's reference median is also cached, per problem version, case,
+clock (CPU or wall time, see clocks.py) and worker fingerprint (host, CPU, torch, Python), as
+the smallest of its last few measurements. A submission whose own median is at most
+REMEASURE_ABOVE of the budget away from that cached median on a clock both share (clearly fast
+enough) is judged against it and the reference is not run;
 a submission nearer the budget, or over it, gets the reference timed again in this grade, as
 before, and the cache learns that measurement. The smallest recent median is used because load
 only ever makes a median larger: a stale, slow reference median could wave a slow submission
@@ -21,7 +22,6 @@ import hashlib
 import json
 import os
 import platform
-import statistics
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -31,6 +31,7 @@ import safetensors.torch as st
 import torch
 
 from core.errors import InfrastructureError
+from core.grading import clocks
 from core.grading.gpu_slots import gpu_slot
 from core.grading.jobs import build_job, run_spec
 from core.grading.layout import install_files
@@ -71,7 +72,7 @@ class ReferenceRun:
     """Expected values per case and, for the cases timed now, the reference's median time."""
 
     expected: dict[str, Expected] = field(default_factory=dict)
-    timings_ms: dict[str, float] = field(default_factory=dict)
+    timings_ms: dict[str, clocks.Medians] = field(default_factory=dict)  # case -> clock -> ms
 
 
 def _cache_path(settings: Settings, problem: Problem, case: CaseSpec) -> Path:
@@ -97,21 +98,24 @@ def _store(settings: Settings, problem: Problem, case: CaseSpec, blob: bytes | b
     tmp.replace(path)
 
 
-def _timing_path(settings: Settings, problem: Problem, case: CaseSpec) -> Path:
-    return _cache_path(settings, problem, case).with_suffix(f".timing-{worker_fingerprint()}.json")
+def _timing_path(settings: Settings, problem: Problem, case: CaseSpec, clock: str) -> Path:
+    kind = "" if clock == clocks.WALL else f"{clock}-"
+    return _cache_path(settings, problem, case).with_suffix(f".timing-{kind}{worker_fingerprint()}.json")
 
 
-def cached_timing(settings: Settings, problem: Problem, case: CaseSpec) -> float | None:
-    """The reference's cached median (ms) for this case on this worker: the smallest recent one."""
+def cached_timing(settings: Settings, problem: Problem, case: CaseSpec,
+                  clock: str = clocks.WALL) -> float | None:
+    """The reference's cached median (ms) on `clock` for this case on this worker: the smallest
+    recent one."""
     try:
-        history = json.loads(_timing_path(settings, problem, case).read_text())
+        history = json.loads(_timing_path(settings, problem, case, clock).read_text())
         return float(min(history)) if history else None
     except (OSError, ValueError, TypeError):
         return None
 
 
-def _learn_timing(settings: Settings, problem: Problem, case: CaseSpec, ms: float) -> None:
-    path = _timing_path(settings, problem, case)
+def _learn_timing(settings: Settings, problem: Problem, case: CaseSpec, clock: str, ms: float) -> None:
+    path = _timing_path(settings, problem, case, clock)
     try:
         history = [float(x) for x in json.loads(path.read_text())]
     except (OSError, ValueError, TypeError):
@@ -138,22 +142,26 @@ def _run(problem: Problem, backend: Backend, settings: Settings, cases: list[Cas
 
 
 def reference_run(problem: Problem, cases: list[CaseSpec], *, timed: set[str], backend: Backend,
-                  settings: Settings, submission_ms: dict[str, float] | None = None) -> ReferenceRun:
+                  settings: Settings, submission_ms: dict[str, clocks.Medians] | None = None) -> ReferenceRun:
     """Expected outputs of every case (from the cache, else computed now) and the reference's
-    time on the cases named in `timed`: one run of the reference, or none when all is cached
-    and nothing needs timing. With the submission's medians (`submission_ms`), a timed case
-    whose submission is clearly fast enough against the cached reference median uses that
-    median (see the module's timing policy)."""
+    medians per clock on the cases named in `timed`: one run of the reference, or none when all
+    is cached and nothing needs timing. With the submission's medians (`submission_ms`), a timed
+    case whose submission is clearly fast enough against the cached reference median on a clock
+    both share uses that median (see the module's timing policy)."""
     expected: dict[str, Expected] = {}
-    timings: dict[str, float] = {}
+    timings: dict[str, clocks.Medians] = {}
     for case in cases:
         hit = _cached(settings, problem, case)
         if hit is not None:
             expected[case.name] = hit
         mine = (submission_ms or {}).get(case.name)
-        ref_ms = cached_timing(settings, problem, case) if case.name in timed and mine is not None else None
-        if ref_ms and mine is not None and mine / ref_ms <= REMEASURE_ABOVE * problem.config.timing.budget_ratio:
-            timings[case.name] = ref_ms
+        if case.name not in timed or not mine:
+            continue
+        # Only on the submission's own best clock: a cache that lacks it is measured afresh.
+        clock = clocks.best(mine)
+        ref_ms = cached_timing(settings, problem, case, clock)
+        if ref_ms and mine[clock] / ref_ms <= REMEASURE_ABOVE * problem.config.timing.budget_ratio:
+            timings[case.name] = {clock: ref_ms}
     timed = timed - set(timings)
     todo = [replace(case, timed=case.name in timed) for case in cases
             if case.name not in expected or case.name in timed]
@@ -171,8 +179,10 @@ def reference_run(problem: Problem, cases: list[CaseSpec], *, timed: set[str], b
             expected[case.name] = Expected(tensor_frame.load(outcome.tensors), meta)
             _store(settings, problem, case, outcome.tensors, meta)
         if case.timed:
-            if outcome.timing is None or not outcome.timing.trusted_ns:
+            measured = clocks.medians(result, case, bounded=False)
+            if not measured:
                 raise InfrastructureError(f"the reference was not timed on case {case.name}")
-            timings[case.name] = statistics.median(outcome.timing.trusted_ns) / 1e6
-            _learn_timing(settings, problem, case, timings[case.name])
+            timings[case.name] = measured
+            for clock, ms in measured.items():
+                _learn_timing(settings, problem, case, clock, ms)
     return ReferenceRun(expected, timings)

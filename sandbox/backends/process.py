@@ -690,7 +690,7 @@ class ProcessSandbox:
         tail = TailReader(err_r, 64 << 10)
         tail.start()
         exited = _ZygoteExit(zygote.ctl)
-        result = watch_run(exited, result_r, tail, spec, group.kill_all)
+        result = watch_run(exited, result_r, tail, spec, group.kill_all, group.cpu_usage_ns)
         # Whatever the run left dies with its cgroup; the zygote reaps it and says `clean`.
         group.kill_all()
         clean = not exited.lost and _said(zygote.ctl, b"clean", ZYGOTE_CLEAN_S)
@@ -833,7 +833,7 @@ class ProcessSandbox:
                 stdin.close()
             except (BrokenPipeError, OSError):
                 pass  # it died waiting: the run reads an empty channel and says so
-            result = watch(slot.started, spec)
+            result = watch(slot.started, spec, slot.group.cpu_usage_ns if slot.group else None)
         finally:
             os.close(slot.filter_fd)
             oom = self._clean(slot.group, slot.job_dir)

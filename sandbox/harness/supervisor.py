@@ -190,7 +190,7 @@ class Supervisor:
             if child is not None and child.tensors:
                 tensors = self.read_tensors(msg_r, wait)
                 if case.timed:
-                    timed = self.time_child(msg_r, go_w, wait)
+                    timed = self.time_child(msg_r, go_w, wait, pid)
                     if isinstance(timed, str):  # broke a rule while being timed
                         child = ChildResult(case=child.case, ending=Ending.RULE_VIOLATION,
                                             message=timed, graded=child.graded, notes=child.notes)
@@ -310,12 +310,16 @@ class Supervisor:
             raise protocol.ProtocolError("the child sent no output tensors")
         return _checked_safetensors(frame[1])
 
-    def time_child(self, msg_r: int, go_w: int, wait: Callable[[int], None]) -> TimingSample | str:
-        """Warm-up then timed repeats; each iteration's time is taken here, not in the child.
+    def time_child(self, msg_r: int, go_w: int, wait: Callable[[int], None],
+                   pid: int = -1) -> TimingSample | str:
+        """Warm-up then timed repeats; each iteration's time is taken here, not in the child:
+        wall time by our clock, and the CPU time the child's process spent (the kernel's clock
+        for process `pid`, which the child cannot set).
 
         Returns the sample, or the child's rule-violation message if it broke a rule meanwhile.
         """
         warmup, repeats = self.job.timing.warmup, self.job.timing.repeats
+        cpu_clock = _cpu_clock_of(pid)
 
         def reply() -> ChildResult | str | tuple[str, int]:
             frame = protocol.read_frame(msg_r, protocol.MAX_JSON_BYTES, wait)
@@ -327,6 +331,7 @@ class Supervisor:
             raise protocol.ProtocolError("the child did not start timing")
         trusted_ns: list[int] = []
         self_ns: list[int] = []
+        cpu_ns: list[int] = []
         for i in range(warmup + repeats):
             if i == warmup:
                 # The outside stamps this and the end mark with its own clock (cross-check).
@@ -334,10 +339,12 @@ class Supervisor:
             nonce = os.urandom(8)
             while nonce == b"\0" * 8:
                 nonce = os.urandom(8)
+            c0 = _cpu_now(cpu_clock)
             t0 = time.perf_counter_ns()
             protocol.write_all(go_w, nonce)
             msg = reply()
             t1 = time.perf_counter_ns()
+            c1 = _cpu_now(cpu_clock)
             if isinstance(msg, ChildResult) and msg.ending is Ending.RULE_VIOLATION:
                 return msg.message[:4000]
             if not isinstance(msg, tuple) or msg[0] != nonce.hex():
@@ -345,9 +352,30 @@ class Supervisor:
             if i >= warmup:
                 trusted_ns.append(t1 - t0)
                 self_ns.append(msg[1])
+                if c0 is not None and c1 is not None:
+                    cpu_ns.append(c1 - c0)
         self.emit({"type": "timing_mark", "case": self.current_case, "mark": "end"})
         protocol.write_all(go_w, b"\0" * 8)
-        return TimingSample(trusted_ns=trusted_ns, self_ns=self_ns)
+        return TimingSample(trusted_ns=trusted_ns, self_ns=self_ns,
+                            cpu_ns=cpu_ns if len(cpu_ns) == len(trusted_ns) else [])
+
+
+def _cpu_clock_of(pid: int) -> int | None:
+    """The clock id of process `pid`'s CPU time (Linux: CPUCLOCK_SCHED of the whole process,
+    as clock_getcpuclockid(3) makes it), or None where it cannot be read."""
+    if pid <= 0:
+        return None
+    clock = ((~pid) << 3) | 2
+    return clock if _cpu_now(clock) is not None else None
+
+
+def _cpu_now(clock: int | None) -> int | None:
+    if clock is None:
+        return None
+    try:
+        return time.clock_gettime_ns(clock)
+    except OSError:  # the process is gone (or this kernel has no such clock)
+        return None
 
 
 def _ending(killed: Ending | None, child: ChildResult | None, error: str | None,

@@ -29,6 +29,9 @@ class FakeBackend:
     stopped: Ending | None = None
     oom_killed: bool = False
     windows_ns: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # The run's CPU usage at the marks (a real backend reads it from the run's cgroup): None
+    # for none, as where no cgroup vouches for CPU time, else a job's mode -> case -> window.
+    cpu_windows_ns: dict[str, dict[str, tuple[int, int]]] | None = None
     jobs: list[Job] = field(default_factory=list)
     name: str = "fake"
 
@@ -51,20 +54,23 @@ class FakeBackend:
             cases[case.name] = decoded
             if spec.on_message is not None:
                 spec.on_message(decoded)
+        cpu = {} if self.cpu_windows_ns is None else dict(self.cpu_windows_ns.get(spec.job.mode, {}))
         return RunResult(cases=cases, windows_ns=dict(self.windows_ns), started=True, exit_code=0,
-                         wall_s=0.0, stopped=self.stopped, oom_killed=self.oom_killed)
+                         wall_s=0.0, stopped=self.stopped, oom_killed=self.oom_killed, cpu_windows_ns=cpu)
 
 
 def ok(case: CaseSpec, outputs: dict[str, torch.Tensor], *, inputs: dict[str, torch.Tensor] | None = None,
        stdout: str = "", trusted_ns: list[int] | None = None, graded: dict[str, str] | None = None,
-       notes: list[str] | None = None) -> CaseResult:
-    """A case whose child returned these outputs (and, when given, was timed at trusted_ns)."""
+       notes: list[str] | None = None, cpu_ns: list[int] | None = None) -> CaseResult:
+    """A case whose child returned these outputs (and, when given, was timed at trusted_ns of
+    wall time and cpu_ns of CPU time)."""
     tensors = {f"out.{k}": v for k, v in outputs.items()}
     tensors.update({f"in.{k}": v for k, v in (inputs or {}).items()})
     meta = {k: {"requires_grad": False, "has_grad": False} for k in (inputs or {})}
     child = ChildResult(case=case.name, ending=Ending.OK, graded=graded or {}, notes=notes or [],
                         input_meta=meta, devices={k: "cpu" for k in outputs}, tensors=True)
-    timing = None if trusted_ns is None else TimingSample(trusted_ns=trusted_ns, self_ns=trusted_ns)
+    timing = None if trusted_ns is None else TimingSample(trusted_ns=trusted_ns, self_ns=trusted_ns,
+                                                         cpu_ns=cpu_ns or [])
     return CaseResult(case=case.name, ending=Ending.OK, child=child, timing=timing, stdout=stdout,
                       stdout_total_bytes=len(stdout.encode()), tensors=st.save(tensors))
 

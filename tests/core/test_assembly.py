@@ -191,3 +191,77 @@ def test_a_failing_progress_report_never_changes_the_verdict(vec_scale: Problem,
 
     report = grade(vec_scale, SUB, settings=settings, backend=FakeBackend(script()), progress=progress)
     assert report.verdict is Verdict.ACCEPTED and report.score == report.max_score
+
+
+def _cpu_script(wall_ms: int, cpu_ms: int, ref_cpu_ms: int = 1):  # type: ignore[no-untyped-def]
+    """Reference 1 ms of wall time and ref_cpu_ms of CPU a repeat; the submission wall_ms and cpu_ms."""
+    def answer(job: Job, case: CaseSpec) -> CaseResult | None:
+        timed = case.timed
+        if job.mode == "reference":
+            return ok(case, _right(case), inputs={"x": X}, trusted_ns=[1_000_000] * 3 if timed else None,
+                      cpu_ns=[ref_cpu_ms * 1_000_000] * 3 if timed else None)
+        return ok(case, _right(case), inputs={"x": X}, trusted_ns=[wall_ms * 1_000_000] * 3 if timed else None,
+                  cpu_ns=[cpu_ms * 1_000_000] * 3 if timed else None)
+    return answer
+
+
+def _windows(sub_cpu_ms: int, ref_cpu_ms: int = 1) -> dict[str, dict[str, tuple[int, int]]]:
+    return {"submission": {"timed": (0, 3 * sub_cpu_ms * 1_000_000)},
+            "reference": {"timed": (0, 3 * ref_cpu_ms * 1_000_000)}}
+
+
+def test_a_cpu_case_the_run_vouches_for_is_judged_by_cpu_time(vec_scale: Problem, settings: Settings) -> None:
+    """A loaded worker stretched the submission's wall time 30x; its CPU time is the reference's."""
+    report = grade(vec_scale, SUB, settings=settings,
+                   backend=FakeBackend(_cpu_script(wall_ms=30, cpu_ms=1), cpu_windows_ns=_windows(1)))
+    timed = next(c for c in report.cases if c.name == "timed")
+    assert timed.timings is not None and timed.timings.clock == "cpu"
+    assert timed.timings.ratio == pytest.approx(1.0)
+    assert timed.verdict is Verdict.ACCEPTED
+    # The same run without the cgroup's reading: wall time, and over the 20x budget.
+    report = grade(vec_scale, SUB, settings=settings, backend=FakeBackend(_cpu_script(wall_ms=30, cpu_ms=1)))
+    timed = next(c for c in report.cases if c.name == "timed")
+    assert timed.timings is not None and timed.timings.clock == "wall"
+    assert timed.verdict is Verdict.TIME_LIMIT_EXCEEDED
+
+
+def test_too_much_cpu_is_tle_and_the_cgroup_overrules_a_short_inside_cpu_median(
+        vec_scale: Problem, settings: Settings) -> None:
+    slow = grade(vec_scale, SUB, settings=settings,
+                 backend=FakeBackend(_cpu_script(wall_ms=30, cpu_ms=30), cpu_windows_ns=_windows(30)))
+    timed = next(c for c in slow.cases if c.name == "timed")
+    assert timed.timings is not None and timed.timings.clock == "cpu" and timed.timings.ratio == pytest.approx(30)
+    assert timed.verdict is Verdict.TIME_LIMIT_EXCEEDED
+    # The supervisor claims 1 ms of CPU a repeat; the cgroup saw 3 repeats use 150 ms.
+    lying = grade(vec_scale, SUB, settings=settings,
+                  backend=FakeBackend(_cpu_script(wall_ms=1, cpu_ms=1), cpu_windows_ns=_windows(50)))
+    timed = next(c for c in lying.cases if c.name == "timed")
+    assert timed.timings is not None and timed.timings.submission_ms == pytest.approx(25.0)
+    assert timed.verdict is Verdict.TIME_LIMIT_EXCEEDED
+
+
+def test_reference_medians_are_cached_per_clock(vec_scale: Problem, settings: Settings) -> None:
+    from core.grading.reference import cached_timing
+
+    grade(vec_scale, SUB, settings=settings,
+          backend=FakeBackend(_cpu_script(wall_ms=1, cpu_ms=1, ref_cpu_ms=2), cpu_windows_ns=_windows(1, 2)))
+    timed = _case(vec_scale, "timed", settings)
+    assert cached_timing(settings, vec_scale, timed, "wall") == pytest.approx(1.0)
+    assert cached_timing(settings, vec_scale, timed, "cpu") == pytest.approx(2.0)
+    # A later submission with CPU time is judged against the cached CPU median, with no reference run.
+    again = FakeBackend(_cpu_script(wall_ms=9, cpu_ms=1, ref_cpu_ms=2), cpu_windows_ns=_windows(1, 2))
+    report = grade(vec_scale, SUB, settings=settings, backend=again)
+    assert [j.mode for j in again.jobs] == ["submission"]
+    timed_report = next(c for c in report.cases if c.name == "timed")
+    assert timed_report.timings is not None and timed_report.timings.clock == "cpu"
+    assert timed_report.timings.ratio == pytest.approx(0.5)
+
+
+def test_a_wall_only_cache_is_measured_afresh_for_a_submission_with_cpu_time(
+        vec_scale: Problem, settings: Settings) -> None:
+    grade(vec_scale, SUB, settings=settings, backend=FakeBackend(script()))  # caches a wall median only
+    fake = FakeBackend(_cpu_script(wall_ms=1, cpu_ms=1), cpu_windows_ns=_windows(1))
+    report = grade(vec_scale, SUB, settings=settings, backend=fake)
+    assert [j.mode for j in fake.jobs] == ["submission", "reference"]
+    timed = next(c for c in report.cases if c.name == "timed")
+    assert timed.timings is not None and timed.timings.clock == "cpu"

@@ -55,6 +55,8 @@ def test_fake_v2_tree_enables_controllers_and_reads_oom_events(tmp_path: Path) -
     assert (path / "cpu.max").read_text() == "150000 100000"
     (path / "memory.events").write_text("low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n")
     assert group.oom_killed()
+    (path / "cpu.stat").write_text("usage_usec 2500\nuser_usec 2000\nsystem_usec 500\n")
+    assert group.cpu_usage_ns() == 2_500_000
 
 
 def test_no_hierarchy_is_unavailable(tmp_path: Path) -> None:
@@ -92,3 +94,52 @@ def test_real_cgroup_limits_kill_and_cleanup() -> None:
         group.kill_all()
         group.remove()
     assert not any(d.exists() for d in group.dirs.values())
+
+
+@pytest.mark.skipif(not _real_cgroups(), reason="cgroups are not writable here")
+def test_a_real_cgroup_accounts_the_cpu_time_of_its_processes_only() -> None:
+    """What a timed CPU case's outside cross-check reads: CPU spent inside the cgroup, not
+    time passing (a sleeper adds nothing) and not CPU spent outside it."""
+    import subprocess
+
+    group = Cgroup.create(f"test-{os.getpid()}", CgroupLimits(memory_mb=256, pids=16))
+    try:
+        before = group.cpu_usage_ns()
+        if before is None:
+            pytest.skip("this host keeps no CPU accounting for the cgroup")
+        sleeper = subprocess.run(["python3", "-c", "import time; time.sleep(0.5)"], preexec_fn=group.join_self)
+        slept = group.cpu_usage_ns()
+        burner = subprocess.run(["python3", "-c", "import time\nt = time.process_time()\n"
+                                 "while time.process_time() - t < 0.5: pass"], preexec_fn=group.join_self)
+        burned = group.cpu_usage_ns()
+        assert sleeper.returncode == burner.returncode == 0
+        assert slept is not None and burned is not None
+        assert burned - slept >= 450_000_000  # the busy loop's half second, at least
+        assert slept - before < burned - slept - 300_000_000  # the sleeper's start-up, no more
+    finally:
+        group.kill_all()
+        group.remove()
+
+
+def test_v1_accounting_comes_from_a_separate_cpuacct_hierarchy(tmp_path: Path) -> None:
+    for controller in ("memory", "pids", "cpu", "cpuacct"):
+        (tmp_path / controller).mkdir()
+    (tmp_path / "memory" / "memory.limit_in_bytes").write_text("0")
+    group = Cgroup.create("run-9", LIMITS, root=tmp_path, self_cgroup="4:memory:/\n0::/\n")
+    assert set(group.dirs) == {"memory", "pids", "cpu", "cpuacct"}
+    (group.dirs["cpuacct"] / "cpuacct.usage").write_text("123456789\n")
+    assert group.cpu_usage_ns() == 123456789
+    assert str(group.dirs["cpuacct"] / "cgroup.procs") in group.procs_files()  # joined too
+
+
+def test_v1_accounting_of_cpu_and_cpuacct_mounted_together(tmp_path: Path) -> None:
+    for controller in ("memory", "pids", "cpu,cpuacct"):
+        (tmp_path / controller).mkdir()
+    (tmp_path / "cpu").symlink_to("cpu,cpuacct")
+    (tmp_path / "cpuacct").symlink_to("cpu,cpuacct")
+    (tmp_path / "memory" / "memory.limit_in_bytes").write_text("0")
+    group = Cgroup.create("run-10", LIMITS, root=tmp_path, self_cgroup="4:memory:/\n0::/\n")
+    assert set(group.dirs) == {"memory", "pids", "cpu"}  # one directory holds both
+    assert group.cpu_usage_ns() is None  # nothing accounted yet in this fake tree
+    (group.dirs["cpu"] / "cpuacct.usage").write_text("42\n")
+    assert group.cpu_usage_ns() == 42

@@ -1,0 +1,89 @@
+"""A timed CPU case's clocks in the real process sandbox: the supervisor reads the case child's
+CPU time besides wall time, and the outside reads the run's cgroup over the same repeats, so a
+CPU case can be judged by CPU time, which other load on the worker hardly moves.
+
+The submissions here are not fast or slow code: one sleeps (wall time passes, no CPU time) and
+one spins on its own CPU clock (CPU time passes), so each clock is told apart by what it must
+and must not count, not by how fast this machine is.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.grading import clocks
+from sandbox.backends.base import RunSpec
+from sandbox.backends.process import ProcessSandbox
+from sandbox.protocol import CaseSpec, Ending
+from tests.sandbox.jobs import empty_job
+
+pytestmark = pytest.mark.sandbox
+needs_bwrap = pytest.mark.skipif(ProcessSandbox().bwrap is None, reason="bubblewrap not installed")
+
+DRIVER = b'''
+import torch
+
+def generate_inputs(case, seed):
+    return {}
+
+def run(sub, inputs, case):
+    return {"y": torch.tensor(sub.f())}
+'''
+
+SLEEPS = b"import time\n\ndef f():\n    time.sleep(0.05)\n    return 1.0\n"
+SPINS = (b"import time\n\ndef f():\n    t = time.process_time()\n"
+         b"    while time.process_time() - t < 0.05:\n        pass\n    return 1.0\n")
+
+
+def _timed(box: ProcessSandbox, tmp_path: Path, source: bytes) -> tuple[list[int], list[int], clocks.Medians]:
+    case = CaseSpec(name="timed", params={}, dtype="float32", device="cpu", visibility="public", seed=1,
+                    timed=True, mutable_inputs=[])
+    spec = RunSpec(job=empty_job([case]), driver=DRIVER, files={"solution.py": source}, work_root=tmp_path,
+                   wall_time_s=60, memory_mb=1024, output_bytes=1 << 20, tmp_mb=16)
+    result = box.run(spec)
+    outcome = result.outcome("timed")
+    assert outcome.ending is Ending.OK, (outcome.message, result.stderr_tail[-800:])
+    assert outcome.timing is not None
+    return outcome.timing.trusted_ns, outcome.timing.cpu_ns, clocks.medians(result, case)
+
+
+@needs_bwrap
+def test_cpu_time_counts_the_case_childs_work_and_not_its_waiting(tmp_path: Path) -> None:
+    box = ProcessSandbox()
+    try:
+        wall, cpu, measured = _timed(box, tmp_path / "sleeps", SLEEPS)
+        assert len(cpu) == len(wall) == 2  # every repeat has both clocks
+        assert min(wall) >= 50_000_000  # the sleep is wall time...
+        assert max(cpu) < 25_000_000  # ...and no CPU time
+        cgroup = bool(box.last_cgroup_dirs)
+        assert (clocks.CPU in measured) is cgroup  # judged by CPU time where a cgroup vouches for it
+        if cgroup:
+            assert clocks.best(measured) == clocks.CPU and measured[clocks.CPU] < 25.0
+
+        wall, cpu, measured = _timed(box, tmp_path / "spins", SPINS)
+        assert min(cpu) >= 50_000_000  # the child's own CPU, not the supervisor's (which waits)
+        if cgroup:
+            # the outside's cgroup reading over the repeats agrees: no bound overrules it
+            assert measured[clocks.CPU] == pytest.approx(sorted(cpu)[len(cpu) // 2] / 1e6, rel=0.5)
+    finally:
+        box.close()
+
+
+def test_a_cuda_case_is_judged_by_wall_time_only() -> None:
+    """Kernels run on the device: the host process's CPU time says nothing about them."""
+    from sandbox.backends.base import RunResult
+    from sandbox.protocol import CaseResult, TimingSample
+
+    def result(device: str) -> tuple[RunResult, CaseSpec]:
+        case = CaseSpec(name="t", params={}, dtype="float32", device=device, visibility="public", seed=1,
+                        timed=True, mutable_inputs=[])
+        sample = TimingSample(trusted_ns=[4_000_000] * 3, self_ns=[1] * 3, cpu_ns=[2_000_000] * 3)
+        run = RunResult(cases={"t": CaseResult(case="t", ending=Ending.OK, timing=sample)},
+                        windows_ns={"t": (0, 12_000_000)}, started=True, exit_code=0, wall_s=1.0,
+                        cpu_windows_ns={"t": (0, 6_000_000)})
+        return run, case
+
+    assert clocks.medians(*result("cpu")) == {clocks.WALL: 4.0, clocks.CPU: 2.0}
+    assert clocks.medians(*result("cuda")) == {clocks.WALL: 4.0}
