@@ -269,6 +269,35 @@ class Cgroup:
                     pass
 
 
+def cpu_usage_of(pid: int, root: Path = CGROUP_ROOT) -> Callable[[], int | None] | None:
+    """A reader of the CPU usage (ns) of the cgroup process `pid` belongs to (a container's,
+    found from its init process), or None where this process cannot read it (another pid or
+    cgroup namespace, no accounting). Read once here to be sure it works."""
+    try:
+        own = _own_paths(Path(f"/proc/{pid}/cgroup").read_text())
+    except OSError:
+        return None
+    candidates = []
+    if "" in own and (root / "cgroup.controllers").exists():
+        candidates.append((root / own[""].lstrip("/") / "cpu.stat", True))
+    for controller in ("cpuacct", "cpu"):
+        if controller in own:
+            candidates.append((root / controller / own[controller].lstrip("/") / "cpuacct.usage", False))
+
+    for path, v2 in candidates:
+        def read(path: Path = path, v2: bool = v2) -> int | None:
+            if v2:
+                usec = _kv(path).get("usage_usec")
+                return None if usec is None else usec * 1000
+            try:
+                return int(path.read_text().split()[0])
+            except (OSError, ValueError, IndexError):
+                return None
+        if read() is not None:
+            return read
+    return None
+
+
 def _separate_v1(root: Path, controller: str) -> bool:
     """Whether a v1 controller is mounted as a hierarchy of its own (not beside cpu)."""
     path = root / controller

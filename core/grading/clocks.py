@@ -6,7 +6,8 @@ is judged by CPU time wherever the outside can cross-check it (the run's cgroup 
 on a loaded worker, wall time stretches with whatever else runs (a 5 ms repeat preempted by
 three other runnable processes takes 20-30 ms), CPU time hardly at all, so the verdict of a
 submission does not depend on how busy the worker was. CUDA cases, and runs whose CPU usage
-the outside cannot read (no cgroup, the docker backend), are judged by wall time. Submission
+the outside cannot read (no cgroup; a container whose cgroup a worker in another container
+cannot see), are judged by wall time. Submission
 and reference are always compared on the same clock.
 
 Each clock's median is bounded below by what the outside saw over the timed repeats (the

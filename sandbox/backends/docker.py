@@ -30,11 +30,12 @@ import time
 import uuid
 import warnings
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from sandbox import protocol
+from sandbox import cgroups, protocol
 from sandbox.backends.base import (
     ResultReader,
     RunResult,
@@ -338,8 +339,9 @@ class DockerSandbox:
 
     def _watch(self, spec: RunSpec, slot: _Container) -> RunResult:
         start = time.monotonic()
-        reader = ResultReader(slot.result_r, spec.output_bytes + (4 << 20), spec.on_message)
         container = slot.container
+        reader = ResultReader(slot.result_r, spec.output_bytes + (4 << 20), spec.on_message,
+                              _cpu_clock(container))
         killed: Ending | None = None
         reader.start()
         deadline = start + spec.wall_time_s
@@ -364,6 +366,17 @@ class DockerSandbox:
             exit_code=exit_code, wall_s=time.monotonic() - start, stopped=killed,
             stderr_tail=bytes(slot.stderr[-STDERR_KEEP:]).decode("utf-8", "replace"), oom_killed=oom,
         )
+
+
+def _cpu_clock(container: Any) -> Callable[[], int | None] | None:
+    """The container's cgroup CPU usage, where this worker shares the engine's pid and cgroup
+    view (a worker on the host); None elsewhere (then timed CPU cases use wall time)."""
+    try:
+        container.reload()
+        pid = int((container.attrs or {}).get("State", {}).get("Pid") or 0)
+    except Exception:  # noqa: BLE001 - the engine's answer is only a hint here
+        return None
+    return cgroups.cpu_usage_of(pid) if pid > 0 else None
 
 
 def _alive(pid: int) -> bool:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.cgroups import Cgroup, CgroupLimits, CgroupUnavailable, detect_version
+from sandbox.cgroups import Cgroup, CgroupLimits, CgroupUnavailable, _own_paths, cpu_usage_of, detect_version
 
 LIMITS = CgroupLimits(memory_mb=512, pids=64, cpus=1.5)
 
@@ -143,3 +143,23 @@ def test_v1_accounting_of_cpu_and_cpuacct_mounted_together(tmp_path: Path) -> No
     assert group.cpu_usage_ns() is None  # nothing accounted yet in this fake tree
     (group.dirs["cpu"] / "cpuacct.usage").write_text("42\n")
     assert group.cpu_usage_ns() == 42
+
+
+def test_the_cpu_usage_of_another_process_cgroup_is_read_from_its_proc_entry(tmp_path: Path) -> None:
+    """How the docker backend reads a container's CPU usage: its init's /proc/<pid>/cgroup."""
+    assert cpu_usage_of(2**22 + 7, root=tmp_path) is None  # no such process
+    own = _own_paths(Path("/proc/self/cgroup").read_text())
+    if "" in own:  # a v2 entry: shape a unified tree at our own path
+        (tmp_path / "cgroup.controllers").write_text("cpu\n")
+        leaf = tmp_path / own[""].lstrip("/")
+        leaf.mkdir(parents=True, exist_ok=True)
+        (leaf / "cpu.stat").write_text("usage_usec 7\n")
+        reader = cpu_usage_of(os.getpid(), root=tmp_path)
+        assert reader is not None and reader() == 7000
+    if "cpuacct" in own:
+        leaf = tmp_path / "cpuacct" / own["cpuacct"].lstrip("/")
+        leaf.mkdir(parents=True, exist_ok=True)
+        (leaf / "cpuacct.usage").write_text("99\n")
+        if not (tmp_path / "cgroup.controllers").exists():
+            reader = cpu_usage_of(os.getpid(), root=tmp_path)
+            assert reader is not None and reader() == 99
