@@ -21,6 +21,7 @@ A cold `python -c "import torch"` is timed first, for scale.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import functools
 import importlib.util
 import statistics
@@ -39,7 +40,7 @@ from core.grading.layout import install_files
 from core.problem import discover_problems, solution_files
 from core.settings import REPO_ROOT, Settings
 from sandbox import kit
-from sandbox.backends.base import RunResult, RunSpec
+from sandbox.backends.base import RunResult, RunSpec, harness_env
 from sandbox.harness import child, loader
 from sandbox.protocol import CaseResult, Event
 
@@ -96,6 +97,18 @@ def measure(problem: Any, settings: Settings) -> dict[str, float]:
             timed += c.timings.submission_ms * n / 1000
     return {"total_s": total, "sandbox_s": runs[0] if runs else 0.0, "startup_s": first,
             "cases_s": cases, "timed_loops_s": timed, "other_s": total - (runs[0] if runs else 0.0)}
+
+
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # mallopt(3)
+
+
+def malloc_as_in_the_sandbox() -> None:
+    """glibc's malloc in this process tuned as the sandbox's environment tunes it (blocks kept
+    for reuse), so that "pure" pays no page faults the sandboxed run does not pay either."""
+    env = harness_env()
+    libc = ctypes.CDLL(None)
+    libc.mallopt(M_MMAP_THRESHOLD, int(env["MALLOC_MMAP_THRESHOLD_"]))
+    libc.mallopt(M_TRIM_THRESHOLD, int(env["MALLOC_TRIM_THRESHOLD_"]))
 
 
 def pure_compute(problem: Any, settings: Settings) -> float:
@@ -176,6 +189,7 @@ def main() -> None:
     parser.add_argument("--load", type=int, default=0, help="busy processes beside --spread's regrades")
     parser.add_argument("--spread-only", action="store_true", help="skip the timing table")
     args = parser.parse_args()
+    malloc_as_in_the_sandbox()
     t0 = time.monotonic()
     subprocess.run([sys.executable, "-c", "import torch"], check=True)
     cold_import = time.monotonic() - t0

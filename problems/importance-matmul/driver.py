@@ -56,7 +56,7 @@ def _make_probs(r: kit.Rng, p: Params, grid: int) -> torch.Tensor:
     j0 = round(p.top_p * grid)
     rows = []
     for _ in range(p.b):
-        perm = r.randperm(grid)
+        perm = r.randperm(grid)[:p.s + 1]           # (the whole permutation is drawn: same stream)
         perm = perm[perm != j0][:p.s]               # distinct, none equal to top_p yet
         if p.force_eq:
             perm[r.integer(0, p.s)] = j0            # exactly top_p (j0 may be grid -> 1.0)

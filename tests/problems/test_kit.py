@@ -192,3 +192,19 @@ def test_require_raises_the_authors_value_error_with_the_case_name() -> None:
     with pytest.raises(ValueError, match="case odd: h is not divisible by heads"):
         kit.params(Params, kit.make_case(name="odd", params={"h": 5, "heads": 2}))
     kit.require(1, "truthy passes")
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.bfloat16, torch.float16, torch.int64])
+def test_same_bits_is_value_equality_with_nan_matching_nan(dtype: torch.dtype) -> None:
+    a = (torch.arange(24, dtype=torch.float64).reshape(4, 6) - 11.5).to(dtype)
+    assert kit.same_bits(a, a.clone()) and kit.same_bits(a.t(), a.t().clone())  # views too
+    changed = a.clone()
+    changed[2, 3] += 1
+    assert not kit.same_bits(a, changed)
+    assert not kit.same_bits(a, a.reshape(6, 4)) and not kit.same_bits(a, a.to(torch.complex128))
+    if dtype.is_floating_point:
+        # different bits, the same values: NaN against NaN, -0.0 against 0.0
+        x = torch.tensor([float("nan"), 0.0, 1.0], dtype=dtype)
+        y = torch.tensor([-float("nan"), -0.0, 1.0], dtype=dtype)
+        assert kit.same_bits(x, y)
+        assert not kit.same_bits(x, torch.tensor([float("nan"), 0.0, 2.0], dtype=dtype))
