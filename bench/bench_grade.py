@@ -10,7 +10,8 @@ generation, the driver's calls and, on timed cases, the timing loop); the timed 
 (trusted medians x iterations); and the rest (reference runs, static checks, comparison).
 Then the same cases run in this process without any sandbox ("pure": the solution's own
 compute, input generation and timing loops included; torch.manual_seed() records no call
-stacks for device backends that cannot initialise, as in the case child), the judge's overhead
+stacks for device backends that cannot initialise, as in the case child; glibc's malloc keeps
+freed blocks, as the sandbox's environment makes it), the judge's overhead
 (total - pure) and total / pure. `--warm` sets the warm sandboxes kept per shape of run (0: every run starts
 cold), `--no-zygote` keeps them single-use (no zygotes); `--spread N` regrades one timed
 problem N times and prints the speed ratio's spread (`--solution` picks the solution, `--load K`

@@ -8,7 +8,9 @@ three other runnable processes takes 20-30 ms), CPU time hardly at all, so the v
 submission does not depend on how busy the worker was. CUDA cases, and runs whose CPU usage
 the outside cannot read (no cgroup; a container whose cgroup a worker in another container
 cannot see), are judged by wall time. Submission
-and reference are always compared on the same clock.
+and reference are always compared on the same clock. The supervisor reports no CPU time for a
+case where a process other than the case child is in the sandbox at a repeat's end (a helper
+could compute while the child waits), so such a case is judged by wall time too.
 
 Each clock's median is bounded below by what the outside saw over the timed repeats (the
 supervisor runs inside the sandbox): only a median under half of the outside's mean is

@@ -37,6 +37,18 @@ SLEEPS = b"import time\n\ndef f():\n    time.sleep(0.05)\n    return 1.0\n"
 SPINS = (b"import time\n\ndef f():\n    t = time.process_time()\n"
          b"    while time.process_time() - t < 0.05:\n        pass\n    return 1.0\n")
 
+# Helpers that do the work while the case child waits, which the child's own CPU clock would
+# not count: one forked and reaped per call, one started once that answers every call.
+_SPIN = "    t = time.process_time()\n    while time.process_time() - t < 0.05:\n        pass\n"
+FORKS_PER_CALL = ("import os, time\n\ndef f():\n    pid = os.fork()\n    if pid == 0:\n"
+                  + _SPIN.replace("    ", "        ") + "        os._exit(0)\n"
+                  "    os.waitpid(pid, 0)\n    return 1.0\n").encode()
+KEEPS_A_HELPER = ("import os, time\n\nask_r, ask_w = os.pipe()\ndone_r, done_w = os.pipe()\n"
+                  "if os.fork() == 0:\n    while os.read(ask_r, 1):\n"
+                  + _SPIN.replace("    ", "        ") + "        os.write(done_w, b'.')\n"
+                  "    os._exit(0)\n\ndef f():\n    os.write(ask_w, b'?')\n    os.read(done_r, 1)\n"
+                  "    return 1.0\n").encode()
+
 
 def _timed(box: Any, tmp_path: Path, source: bytes) -> tuple[list[int], list[int], clocks.Medians]:
     case = CaseSpec(name="timed", params={}, dtype="float32", device="cpu", visibility="public", seed=1,
@@ -85,6 +97,25 @@ def test_cpu_time_counts_the_case_childs_work_and_not_its_waiting(tmp_path: Path
             # the outside's cgroup reading over the repeats agrees: no bound overrules it
             assert measured[clocks.CPU] == pytest.approx(sorted(cpu)[len(cpu) // 2] / 1e6, rel=0.5)
         print(f"{backend}: judged by {clocks.best(measured)} time")
+    finally:
+        box.close()
+
+
+@needs_bwrap
+def test_work_done_by_a_helper_process_is_not_missed_by_the_cpu_clock(tmp_path: Path) -> None:
+    """A helper's CPU time is counted (a reaped child's, through the child's children's time),
+    or, where a helper process is there at a repeat's end, CPU time is not used at all."""
+    box = ProcessSandbox()
+    try:
+        wall, cpu, measured = _timed(box, tmp_path / "forks", FORKS_PER_CALL)
+        assert min(wall) >= 50_000_000
+        assert not cpu or min(cpu) >= 40_000_000  # the helper's 50 ms, counted in 10 ms ticks
+        if clocks.CPU in measured:
+            assert measured[clocks.CPU] >= 40.0
+
+        wall, cpu, measured = _timed(box, tmp_path / "helper", KEEPS_A_HELPER)
+        assert min(wall) >= 50_000_000
+        assert cpu == [] and clocks.best(measured) == clocks.WALL  # judged by wall time
     finally:
         box.close()
 
