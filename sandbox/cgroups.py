@@ -7,6 +7,7 @@ runs outside it), and afterwards every process left in it is killed and the cgro
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
@@ -91,7 +92,7 @@ class Cgroup:
         group = cls(1, dirs)
         try:
             for controller in V1_CONTROLLERS:
-                base = root / controller / own.get(controller, "/").lstrip("/") / "tensorjudge"
+                base = _v1_base(root, controller, own)
                 base.mkdir(parents=True, exist_ok=True)
                 path = base / name
                 path.mkdir()
@@ -116,7 +117,7 @@ class Cgroup:
         for controller in V1_OPTIONAL:
             if not _separate_v1(root, controller):
                 continue
-            base = root / controller / own.get(controller, "/").lstrip("/") / "tensorjudge"
+            base = _v1_base(root, controller, own)
             try:
                 base.mkdir(parents=True, exist_ok=True)
                 (base / name).mkdir()
@@ -186,17 +187,9 @@ class Cgroup:
         """CPU time every process of the cgroup has spent so far (the kernel's accounting), or
         None where this host does not keep it for the cgroup."""
         if self.version == 2:
-            usec = _kv(self.dirs["unified"] / "cpu.stat").get("usage_usec")
-            return None if usec is None else usec * 1000
-        for controller in ("cpuacct", "cpu"):
-            d = self.dirs.get(controller)
-            if d is None:
-                continue
-            try:
-                return int((d / "cpuacct.usage").read_text().split()[0])
-            except (OSError, ValueError, IndexError):
-                continue
-        return None
+            return _usage_ns(self.dirs["unified"] / "cpu.stat")
+        found = (_usage_ns(self.dirs[c] / "cpuacct.usage") for c in ("cpuacct", "cpu") if c in self.dirs)
+        return next((ns for ns in found if ns is not None), None)
 
     def pids(self) -> set[int]:
         """Every process in the cgroup now."""
@@ -279,23 +272,29 @@ def cpu_usage_of(pid: int, root: Path = CGROUP_ROOT) -> Callable[[], int | None]
         return None
     candidates = []
     if "" in own and (root / "cgroup.controllers").exists():
-        candidates.append((root / own[""].lstrip("/") / "cpu.stat", True))
-    for controller in ("cpuacct", "cpu"):
-        if controller in own:
-            candidates.append((root / controller / own[controller].lstrip("/") / "cpuacct.usage", False))
-
-    for path, v2 in candidates:
-        def read(path: Path = path, v2: bool = v2) -> int | None:
-            if v2:
-                usec = _kv(path).get("usage_usec")
-                return None if usec is None else usec * 1000
-            try:
-                return int(path.read_text().split()[0])
-            except (OSError, ValueError, IndexError):
-                return None
-        if read() is not None:
-            return read
+        candidates.append(root / own[""].lstrip("/") / "cpu.stat")
+    candidates += [root / c / own[c].lstrip("/") / "cpuacct.usage" for c in ("cpuacct", "cpu") if c in own]
+    for path in candidates:
+        if _usage_ns(path) is not None:
+            return functools.partial(_usage_ns, path)
     return None
+
+
+def _usage_ns(path: Path) -> int | None:
+    """CPU usage in ns from a v2 `cpu.stat` (its usage_usec) or a v1 `cpuacct.usage`; None
+    where the file is not there or says nothing usable."""
+    if path.name == "cpu.stat":
+        usec = _kv(path).get("usage_usec")
+        return None if usec is None else usec * 1000
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _v1_base(root: Path, controller: str, own: dict[str, str]) -> Path:
+    """Where our cgroups live in a v1 hierarchy: under this process's own cgroup there."""
+    return root / controller / own.get(controller, "/").lstrip("/") / "tensorjudge"
 
 
 def _separate_v1(root: Path, controller: str) -> bool:
@@ -356,7 +355,7 @@ def sweep(owner_dead: Callable[[str], bool], root: Path = CGROUP_ROOT, self_cgro
     own = _own_paths(self_cgroup)
     v1 = [*V1_CONTROLLERS, *(c for c in V1_OPTIONAL if _separate_v1(root, c))]
     bases = ({"unified": root / "tensorjudge"} if version == 2 else
-             {c: root / c / own.get(c, "/").lstrip("/") / "tensorjudge" for c in v1})
+             {c: _v1_base(root, c, own) for c in v1})
     groups: dict[str, dict[str, Path]] = {}
     for controller, base in bases.items():
         if not base.is_dir():

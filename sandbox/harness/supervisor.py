@@ -390,8 +390,7 @@ def _cpu_now(clock: int | None, pid: int) -> int | None:
         return None
     try:
         own = time.clock_gettime_ns(clock)
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
+        fields = _stat_fields(pid)
         return own + (int(fields[13]) + int(fields[14])) * _TICK_NS  # cutime, cstime
     except (OSError, ValueError, IndexError):  # the process is gone (or no such clock here)
         return None
@@ -400,9 +399,20 @@ def _cpu_now(clock: int | None, pid: int) -> int | None:
 def _others(spared: set[int]) -> bool:
     """Whether any process but the `spared` ones is in this (the sandbox's) pid namespace."""
     try:
-        return any(name.isdigit() and int(name) not in spared for name in os.listdir("/proc"))
+        return any(pid not in spared for pid in _namespace_pids())
     except OSError:
         return True
+
+
+def _stat_fields(pid: int) -> list[str]:
+    """/proc/<pid>/stat after the command name (state first), as proc(5) numbers from field 3."""
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[-1].split()
+
+
+def _namespace_pids() -> list[int]:
+    """Every process /proc lists (in the sandbox: its own pid namespace's)."""
+    return [int(name) for name in os.listdir("/proc") if name.isdigit()]
 
 
 def _ending(killed: Ending | None, child: ChildResult | None, error: str | None,
@@ -477,18 +487,17 @@ def kill_strays(keep: int | None = None) -> int:
     spared = {1, me} if keep is None else {1, me, keep}
     for _ in range(20):
         found = False
-        for name in os.listdir("/proc"):
-            if not name.isdigit() or int(name) in spared:
+        for pid in _namespace_pids():
+            if pid in spared:
                 continue
             try:
-                with open(f"/proc/{name}/stat") as f:
-                    if f.read().rsplit(")", 1)[-1].split()[0] == "Z":
-                        continue  # already dead, waiting for init to reap it
+                if _stat_fields(pid)[0] == "Z":
+                    continue  # already dead, waiting for init to reap it
             except (OSError, IndexError):
                 continue
             found = True
             try:
-                os.kill(int(name), signal.SIGKILL)
+                os.kill(pid, signal.SIGKILL)
                 count += 1
             except (ProcessLookupError, PermissionError):
                 pass
